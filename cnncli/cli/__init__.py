@@ -1,0 +1,1 @@
+"""The `cnn` command: one small module per sub-command; no maths here."""

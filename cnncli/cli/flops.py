@@ -1,0 +1,33 @@
+"""`cnn flops`: multiply-accumulates and FLOPs per layer and in total."""
+from __future__ import annotations
+
+import click
+
+from cnncli.report.columns import COMMAND_COLUMNS
+from cnncli.cli.common import CONVENTIONS, analyse, analysis_options, show_analysis, spec_argument
+
+
+def human(n: float) -> str:
+    """1814073344 -> '1.81 G'."""
+    for unit, size in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{n:g}"
+
+
+@click.command(epilog=CONVENTIONS)
+@spec_argument
+@analysis_options
+def flops(spec: str, input_text: str | None, fmt: str) -> None:
+    """MACs and FLOPs per layer for one image, their share, and totals.
+
+    \b
+    Example:
+      cnn flops resnet50
+      cnn flops specs/alexnet.yaml --format csv
+    """
+    analysis = analyse(spec, input_text)
+    t = analysis.totals
+    footer = [f"MACs: [bold]{t['macs']:,}[/] ({human(t['macs'])})  ·  FLOPs: {t['flops']:,} ({human(t['flops'])})"
+              f"  ·  per image"]
+    show_analysis(COMMAND_COLUMNS["flops"], analysis, fmt, footer)

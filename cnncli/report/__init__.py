@@ -1,0 +1,1 @@
+"""Rendering only: tables, JSON, CSV and Markdown from an `Analysis`."""

@@ -1,0 +1,127 @@
+"""YAML text -> plain values that remember where each came from.
+
+PyYAML's *composer* builds a node graph without constructing any Python object, so no tag in
+the text can run code. We turn that graph into dicts and lists ourselves, which lets us keep
+positions, reject duplicate keys and cap how far aliases may expand (the "billion laughs").
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from cnncli.errors import Position, SpecError
+
+MAX_FILE_BYTES = 1_000_000
+MAX_VALUES = 200_000
+
+_EXPONENT_FLOAT = re.compile(r"[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+")
+_SCALAR = yaml.constructor.SafeConstructor()
+_CONSTRUCT = {
+    "tag:yaml.org,2002:int": _SCALAR.construct_yaml_int,
+    "tag:yaml.org,2002:float": _SCALAR.construct_yaml_float,
+    "tag:yaml.org,2002:bool": _SCALAR.construct_yaml_bool,
+    "tag:yaml.org,2002:null": _SCALAR.construct_yaml_null,
+}
+
+
+class PosDict(dict):
+    """A mapping that knows its own position and those of its keys and values."""
+
+    pos: Position
+    key_pos: dict[str, Position]
+    value_pos: dict[str, Position]
+
+
+class PosList(list):
+    """A sequence that knows its own position and those of its items."""
+
+    pos: Position
+    item_pos: list[Position]
+
+
+def _position(file: str, mark: yaml.Mark | None) -> Position:
+    if mark is None:
+        return Position(file, 1, 1)
+    return Position(file, mark.line + 1, mark.column + 1)
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    """int, float, bool and null as YAML resolves them; anything else (dates, tags) stays text."""
+    construct = _CONSTRUCT.get(node.tag)
+    if construct:
+        return construct(node)
+    if node.style is None and _EXPONENT_FLOAT.fullmatch(node.value):
+        return float(node.value)  # `lr: 1e-3`, which YAML 1.1 leaves as text
+    return str(node.value)
+
+
+class _Builder:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.count = 0
+
+    def build(self, node: yaml.Node, active: set[int]) -> Any:
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise SpecError(
+                _position(self.file, node.start_mark), "",
+                f"the document expands to more than {MAX_VALUES:,} values (an alias bomb?); "
+                "write the spec out without deeply nested aliases",
+            )
+        if isinstance(node, yaml.ScalarNode):
+            return _scalar(node)
+        if id(node) in active:
+            raise SpecError(_position(self.file, node.start_mark), "", "a YAML alias refers to itself")
+        active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                out = PosList(self.build(item, active) for item in node.value)
+                out.pos = _position(self.file, node.start_mark)
+                out.item_pos = [_position(self.file, item.start_mark) for item in node.value]
+                return out
+            assert isinstance(node, yaml.MappingNode)
+            result = PosDict()
+            result.pos = _position(self.file, node.start_mark)
+            result.key_pos, result.value_pos = {}, {}
+            for key_node, value_node in node.value:
+                key = self.build(key_node, active)
+                if not isinstance(key, (str, int, float, bool)) or key is None:
+                    raise SpecError(_position(self.file, key_node.start_mark), "",
+                                    f"a mapping key must be a plain word, got {key!r}")
+                key = str(key)
+                if key in result:
+                    raise SpecError(_position(self.file, key_node.start_mark), "",
+                                    f"duplicate key '{key}' (first at line {result.key_pos[key].line})")
+                result[key] = self.build(value_node, active)
+                result.key_pos[key] = _position(self.file, key_node.start_mark)
+                result.value_pos[key] = _position(self.file, value_node.start_mark)
+            return result
+        finally:
+            active.discard(id(node))
+
+
+def too_large(file: str, size: int) -> SpecError:
+    """The error for a file over MAX_FILE_BYTES."""
+    return SpecError(Position(file, 1, 1), "", f"the file is {size / 1e6:.1f} MB; a spec may be at most "
+                                               f"{MAX_FILE_BYTES / 1e6:.0f} MB (is this really a spec?)")
+
+
+def parse_yaml(text: str, file: str) -> Any:
+    """Parse one YAML document into PosDict/PosList/scalars; every error is a SpecError."""
+    size = len(text.encode("utf-8", errors="replace"))
+    if size > MAX_FILE_BYTES:
+        raise too_large(file, size)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        problem = err.problem or "malformed YAML"
+        context = f" {err.context}" if err.context else ""
+        raise SpecError(_position(file, mark), "", f"malformed YAML: {problem}{context}") from None
+    except yaml.YAMLError as err:
+        raise SpecError(Position(file, 1, 1), "", f"malformed YAML: {err}") from None
+    if node is None:
+        raise SpecError(Position(file, 1, 1), "", "the file is empty; expected a mapping with 'input' and 'layers'")
+    return _Builder(file).build(node, set())
