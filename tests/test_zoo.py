@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -42,7 +42,7 @@ class Figures(NamedTuple):
 
 # DESIGN.md, "Reference figures (torchvision 0.29, 224x224, batch 1)". LeNet-5's row is for
 # 1x32x32 without padding; D2L's 1x28x28 with padding 2 gives the same numbers (tested below).
-DESIGN = {
+DESIGN: dict[str, Figures] = {
     "lenet5": Figures(61_706, 0, 416_520),
     "lenet5_relu": Figures(61_706, 0, 416_520),
     "alexnet": Figures(61_100_840, 0, 714_188_480),
@@ -52,10 +52,12 @@ DESIGN = {
     "googlenet": Figures(6_624_904, 14_560, 1_498_376_192),
 }
 N_CLASSES = {"lenet5": 10, "lenet5_relu": 10}  # the rest: 1000 (ImageNet)
+PRIMITIVES = {"conv2d", "batchnorm", "relu", "sigmoid", "softmax", "maxpool", "avgpool",
+              "adaptive_avgpool", "global_avgpool", "flatten", "dropout", "dense", "add", "concat"}
 
 # The course notes (DeepLearning.AI "Convolutional Neural Networks"); hand counts, also
 # checked against PyTorch when the specs were written. The headers of the files show the sums.
-COURSE_FIGURES = {
+COURSE_FIGURES: dict[str, Figures] = {
     "simple_convnet": Figures(27_301, 0, 2_796_590),
     "lenet_dlai": Figures(62_958, 0, 849_320),
     "inception_vs_conv_inception": Figures(163_696, 0, 128_049_152),
@@ -64,7 +66,7 @@ COURSE_FIGURES = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def analysis_of(path: Path) -> Any:
     """Our analysis of one spec file (cached: several tests read the same one)."""
     return analyze(build_graph(load_spec(path)))
@@ -101,7 +103,7 @@ def test_zoo_totals_equal_design_table(name: str) -> None:
     totals = zoo(name).totals
     expected = DESIGN[name]
     assert (totals["params"], totals["buffers"], totals["macs"]) == expected
-    assert totals["trainable_params"] == expected.params  # nothing in the zoo is frozen
+    assert totals["trainable_params"] == DESIGN[name].params  # nothing in the zoo is frozen
 
 
 @pytest.mark.parametrize("name", sorted(DESIGN))
@@ -111,9 +113,8 @@ def test_zoo_columns_sum_to_totals_and_end_in_the_classes(name: str) -> None:
     for column in ("params", "buffers", "macs", "flops"):
         assert sum(getattr(row, column) for row in analysis.rows) == analysis.totals[column], column
     assert shape(analysis.rows[-1]) == (N_CLASSES.get(name, 1000),)
-    # residual / concat / blocks are expanded into primitive nodes
-    assert not {row.type for row in analysis.rows} & {"residual", "basic", "basic_down", "bottleneck",
-                                                      "bottleneck_proj", "inception"}
+    # residual, concat branches and blocks are expanded into primitive nodes
+    assert {row.type for row in analysis.rows} <= PRIMITIVES
 
 
 def test_zoo_merge_nodes_match_the_architectures() -> None:
@@ -145,8 +146,7 @@ def test_googlenet_batchnorm_eps_is_torchvisions() -> None:
                 walk(item)
 
     walk(raw)
-    assert len(found) == 3 + 6  # the stem, and the inception block (written once)
-    assert set(found) == {0.001}
+    assert found and set(found) == {0.001}
     assert len(rows_of(zoo("googlenet"), "batchnorm")) == 3 + 9 * 6
 
 
@@ -320,11 +320,7 @@ def test_zoo_layers_equal_torch_layers(torch_zoo: ModuleType, name: str) -> None
     assert tuple(yaml.safe_load((SPECS / f"{name}.yaml").read_text())["input"]) == input_shape
     theirs = torch_layers(builder(), input_shape)
     ours = our_layers(analysis)
-    assert len(ours) == len(theirs)
-    for i, (mine, ref) in enumerate(zip(ours, theirs)):
-        assert mine == ref, f"layer {i} ({analysis_row_name(analysis, i)}): ours {mine} vs torch {ref}"
-
-
-def analysis_row_name(analysis: Any, index: int) -> str:
-    """The name of the index-th compared row, for failure messages."""
-    return [r.name for r in analysis.rows if r.type in OUR_KINDS][index]
+    names = [r.name for r in analysis.rows if r.type in OUR_KINDS]
+    for i, (mine, ref) in enumerate(zip(ours, theirs, strict=False)):
+        assert mine == ref, f"layer {i} ({names[i]}): ours {mine} vs torch {ref}"
+    assert len(ours) == len(theirs), f"{len(ours)} layers here, {len(theirs)} in torch"

@@ -20,10 +20,12 @@ Only torch is imported here; the module is never imported by cnncli itself.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
-__all__ = ["lenet5", "lenet5_relu", "alexnet", "vgg16", "resnet18", "resnet50", "googlenet", "ZOO"]
+__all__ = ["ZOO", "alexnet", "googlenet", "lenet5", "lenet5_relu", "resnet18", "resnet50", "vgg16"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,7 +193,7 @@ class Bottleneck(nn.Module):
 
 
 class ResNet(nn.Module):
-    def __init__(self, block: type[BasicBlock] | type[Bottleneck], layers: list[int],
+    def __init__(self, block: type[BasicBlock | Bottleneck], layers: list[int],
                  num_classes: int = 1000) -> None:
         super().__init__()
         self.inplanes = 64
@@ -206,7 +208,7 @@ class ResNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512 * block.expansion, num_classes)
 
-    def _make_layer(self, block: type[BasicBlock] | type[Bottleneck], planes: int, blocks: int,
+    def _make_layer(self, block: type[BasicBlock | Bottleneck], planes: int, blocks: int,
                     stride: int = 1) -> nn.Sequential:
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
@@ -238,7 +240,7 @@ def resnet50() -> nn.Module:
 # GoogLeNet (torchvision.models.googlenet, aux_logits=False, transform_input=False)
 # --------------------------------------------------------------------------------------------
 class BasicConv2d(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, **kwargs: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, **kwargs: Any) -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, bias=False, **kwargs)
         self.bn = nn.BatchNorm2d(out_channels, eps=0.001)
