@@ -1,4 +1,7 @@
-"""The data layer: built-in datasets (cached, verified), .npz files and image folders, as `Dataset`s."""
+"""The data layer: built-in datasets (cached, verified), .npz files and image folders, as `Dataset`s.
+
+`cnncli.data.fetch.fetch(name, progress)` only fills the cache (e.g. for a download command).
+"""
 from cnncli.data.cache import cache_root
 from cnncli.data.dataset import (
     Dataset,
@@ -9,20 +12,17 @@ from cnncli.data.dataset import (
     normalize,
     split_validation,
 )
-from cnncli.data.fetch import FetchResult, fetch
 from cnncli.data.fit import FitMode, fit_to_input
 from cnncli.data.idx import read_idx, write_idx
 from cnncli.data.progress import Progress
 
 __all__ = [
     "Dataset",
-    "FetchResult",
     "FitMode",
     "Progress",
     "apply_normalization",
     "cache_root",
     "channel_stats",
-    "fetch",
     "fit_to_input",
     "iterate_batches",
     "load_data",

@@ -6,7 +6,7 @@ into the cache, so the cache never holds a partial or wrong file under its real 
 from __future__ import annotations
 
 import gzip
-import urllib.error
+import http.client
 import urllib.parse
 import urllib.request
 import zlib
@@ -40,6 +40,8 @@ class FetchResult:
 
 def fetch(name: str, progress: Progress | None = None) -> FetchResult:
     """Make sure the four IDX files of built-in dataset `name` are in the cache; return their paths."""
+    if name not in BUILTINS:
+        raise UsageError(f"unknown built-in dataset {name!r}; choose one of: {', '.join(BUILTINS)}")
     spec = BUILTINS[name]
     report = progress or no_progress
     folder = dataset_dir(spec.name)
@@ -67,7 +69,7 @@ def fetch(name: str, progress: Progress | None = None) -> FetchResult:
 
 
 def download(url: str, label: str, progress: Progress) -> bytes:
-    """GET `url` (connect timeout CONNECT_TIMEOUT s), reporting progress; raise SourceError on failure."""
+    """GET `url` (connect/read timeout CONNECT_TIMEOUT s), reporting progress; raise SourceError on failure."""
     request = urllib.request.Request(url, headers={"User-Agent": "cnncli"})
     try:
         with urllib.request.urlopen(request, timeout=CONNECT_TIMEOUT) as response:
@@ -78,7 +80,7 @@ def download(url: str, label: str, progress: Progress) -> bytes:
             while chunk := response.read(1 << 16):
                 body += chunk
                 progress(label, len(body), total)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (OSError, http.client.HTTPException, ValueError) as exc:  # URLError and timeouts are OSErrors
         raise SourceError(f"{url}: {getattr(exc, 'reason', exc)}") from exc
     if total is not None and len(body) != total:
         raise SourceError(f"{url}: download cut short ({len(body)} of {total} bytes)")

@@ -25,7 +25,8 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise UsageError(f"cannot write {target}: {exc.strerror or exc}; check the folder exists and is writable") from exc
+        reason = exc.strerror or exc
+        raise UsageError(f"cannot write {target}: {reason}; check that the folder exists and is writable") from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

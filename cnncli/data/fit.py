@@ -30,7 +30,7 @@ def fit_to_input(ds: Dataset, input_shape: tuple[int, int, int], mode: FitMode =
         if h <= th and w <= tw:
             hints.append(f"--pad to zero-pad each {h}x{w} image (centred) to {th}x{tw}")
         hints.append(f"--resize to resize to {th}x{tw} (bilinear)")
-        extra = " (and repeat the single channel 3 times)" if c != tc else ""
+        extra = " (either one also repeats the single channel 3 times)" if c != tc else ""
         raise UsageError(f"{described}; pass {' or '.join(hints)}{extra}, or change the spec's input")
     if mode == "pad":
         if h > th or w > tw:

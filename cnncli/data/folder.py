@@ -62,7 +62,9 @@ def _subfolders(folder: Path) -> list[str]:
 def _listing(folder: Path, names: list[str], classes: list[str]) -> Labelled:
     unknown = sorted(set(names) - set(classes))
     if unknown:
-        raise UsageError(f"{folder}: class folders {unknown} are not among the training classes {classes}; rename or remove them")
+        raise UsageError(
+            f"{folder}: class folders {unknown} are not among the training classes {classes}; rename or remove them"
+        )
     if not names:
         raise UsageError(f"{folder}: no class sub-folders found; expected {folder}/<class name>/<images>")
     files: Labelled = []

@@ -67,7 +67,9 @@ def _parse(data: bytes, name: str) -> np.ndarray:
     dtype, ndim = _CODES[data[2]], data[3]
     offset = 4 + 4 * ndim
     if len(data) < offset:
-        raise UsageError(f"{name}: truncated IDX header: {ndim} dimensions need {offset} bytes, found {len(data)}; {_HINT}")
+        raise UsageError(
+            f"{name}: truncated IDX header: {ndim} dimensions need {offset} bytes, found {len(data)}; {_HINT}"
+        )
     shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
     expected = math.prod(shape) * dtype.itemsize
     found = len(data) - offset

@@ -17,7 +17,8 @@ def load_npz(path: Path) -> tuple[Split, Split | None, list[str]]:
     arrays = _read(path)
     for required in ("x", "y"):
         if required not in arrays:
-            raise UsageError(f"{path}: missing array '{required}' (found: {', '.join(arrays) or 'none'}); save with {_EXAMPLE}")
+            found = ", ".join(arrays) or "none"
+            raise UsageError(f"{path}: missing array '{required}' (found: {found}); save with {_EXAMPLE}")
     if ("x_test" in arrays) != ("y_test" in arrays):
         raise UsageError(f"{path}: 'x_test' and 'y_test' go together, found only one of them; save both or neither")
     train = _split(arrays, "x", "y", path)
@@ -59,5 +60,8 @@ def _classes(arrays: dict[str, np.ndarray], path: Path, labels: list[np.ndarray]
         return [str(k) for k in range(max(int(y.max()) for y in labels) + 1)]
     names = arrays["classes"]
     if names.ndim != 1 or names.dtype.kind not in "US" or len(names) == 0:
-        raise UsageError(f"{path}: 'classes' must be a 1-D array of class names (strings), found {names.dtype} shaped {list(names.shape)}")
+        raise UsageError(
+            f"{path}: 'classes' must be a 1-D array of class names (strings), "
+            f"found {names.dtype} shaped {list(names.shape)}"
+        )
     return [name.decode() if isinstance(name, bytes) else str(name) for name in names.tolist()]

