@@ -12,13 +12,11 @@ def brute_positions(n: int, f: int, lo: int, hi: int, s: int, d: int) -> list[in
 
 
 def brute_ceil_positions(n: int, f: int, lo: int, hi: int, s: int, d: int) -> list[int]:
-    """PyTorch ceil_mode: windows may overhang the right edge but must start inside input+left pad."""
+    """PyTorch ceil_mode: a last window may overhang the padded input by less than one stride,
+    and a window that would start in the right padding is ignored (PyTorch's documentation)."""
     span = d * (f - 1) + 1
-    floor_count = len(brute_positions(n, f, lo, hi, s, d))
-    starts = [start for start in range(0, n + lo + hi, s) if start < n + lo]
-    # ceil((n + lo + hi - span) / s) + 1 windows, minus one starting in the right padding
-    extra = [st for st in starts[floor_count:floor_count + 1] if st + span > n + lo + hi]
-    return starts[:floor_count] + extra
+    return [start for start in range(0, n + lo + hi, s)
+            if start + span <= n + lo + hi + s - 1 and start < n + lo]
 
 
 sizes = st.integers(1, 40)
