@@ -148,9 +148,11 @@ def apply_normalization(ds: Dataset, mean: np.ndarray, std: np.ndarray) -> Datas
 def iterate_batches(
     ds: Dataset, batch_size: int, shuffle: bool, rng: np.random.Generator
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield read-only (x [B,C,H,W], y [B]) batches covering `ds` once; the last one may be smaller.
+    """Yield (x [B,C,H,W], y [B]) C-contiguous batches covering `ds` once; the last one may be smaller.
 
-    Without `shuffle` the batches are views of `ds` (no copy) and `rng` is not used.
+    Batches are plain writable arrays (Numba compiles read-only arrays as a separate type);
+    without `shuffle` they are views of `ds` (no copy; the engine only reads them) and `rng`
+    is not used.
     """
     if batch_size < 1:
         raise UsageError(f"the batch size must be at least 1, got {batch_size}")
@@ -161,6 +163,4 @@ def iterate_batches(
         else:
             index = order[start:start + batch_size]
             x, y = np.take(ds.x, index, axis=0), np.take(ds.y, index)
-        x.flags.writeable = False
-        y.flags.writeable = False
         yield x, y

@@ -1,0 +1,83 @@
+"""`cnn train`: train a spec on real data with the built-in engine."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from cnncli.cli.common import load_graph
+from cnncli.report import console
+from cnncli.train_config import OPTIMIZER_ARGS, SCHEDULE_ARGS, load_train_config, with_overrides
+
+
+def set_threads(threads: int | None) -> None:
+    """Numba and BLAS thread counts; must run before the engine (and Numba) is imported."""
+    if threads is None:
+        return
+    for variable in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = str(threads)
+
+
+def download_progress():  # type: ignore[no-untyped-def]
+    """A progress callback for data fetching that draws a rich bar per file."""
+    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
+    bars = Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(), console=console.err,
+                    transient=True)
+    tasks: dict[str, int] = {}
+
+    def report(label: str, done: int, total: int | None) -> None:
+        if label not in tasks:
+            bars.start()
+            tasks[label] = bars.add_task(label, total=total)
+        bars.update(tasks[label], completed=done, total=total)
+        if total is not None and done >= total:
+            bars.stop()
+
+    return report
+
+
+@click.command()
+@click.argument("spec", metavar="SPEC")
+@click.option("--data", required=True, help="mnist, fashion-mnist, a .npz file (x, y) or a folder of class folders.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Epochs [spec's train.epochs, else 10].")
+@click.option("--batch-size", "-b", type=click.IntRange(min=1), help="Batch size [spec, else 64].")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Learning rate.")
+@click.option("--optimizer", type=click.Choice(sorted(OPTIMIZER_ARGS)), help="Optimizer [spec, else adam].")
+@click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), help="SGD momentum.")
+@click.option("--weight-decay", type=click.FloatRange(min=0), help="Weight decay (L2; decoupled for adamw).")
+@click.option("--schedule", type=click.Choice(sorted(SCHEDULE_ARGS)), help="Learning-rate schedule.")
+@click.option("--warmup", type=click.FloatRange(min=0), help="Epochs of linear learning-rate warm-up.")
+@click.option("--val", type=click.FloatRange(0, 1, max_open=True), help="Validation fraction [0.1].")
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed (weights, data order, dropout) [0].")
+@click.option("--threads", type=click.IntRange(min=1), help="Threads for the engine [all cores].")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder [runs/<spec name>].")
+@click.option("--resume", is_flag=True, help="Continue from the checkpoint in --out.")
+@click.option("--pad", "fit", flag_value="pad", help="Zero-pad smaller images to the spec's input size.")
+@click.option("--resize", "fit", flag_value="resize", help="Resize images to the spec's input size.")
+def train(spec: str, data: str, epochs: int | None, batch_size: int | None, lr: float | None,
+          optimizer: str | None, momentum: float | None, weight_decay: float | None, schedule: str | None,
+          warmup: float | None, val: float | None, seed: int | None, threads: int | None, out: Path | None,
+          resume: bool, fit: str | None) -> None:
+    """Train SPEC on real data with the built-in Numba engine.
+
+    Settings come from the spec's `train:` section; flags win. Every epoch writes
+    OUT/last.npz (atomically), appends OUT/metrics.jsonl and redraws OUT/curves.png.
+    Ctrl-C saves the exact position; `--resume` continues from it.
+
+    \b
+    Example:
+      cnn train lenet5_relu --data mnist
+      cnn train specs/lenet5.yaml --data mnist --epochs 3 --lr 0.002 --out runs/lenet
+      cnn train my.yaml --data ./images --resize --val 0.2
+    """
+    set_threads(threads)
+    loaded, graph = load_graph(spec)
+    config = with_overrides(load_train_config(loaded.train, loaded.file, loaded.train_positions),
+                            epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum,
+                            weight_decay=weight_decay, schedule=schedule, warmup=warmup, val=val, seed=seed)
+    out_dir = out or Path("runs") / Path(loaded.file).stem
+    from cnncli.cli.train_run import run_training  # the engine (and Numba) load only now
+
+    run_training(loaded, graph, config, data, out_dir, resume, fit or "error", download_progress())

@@ -1,0 +1,81 @@
+"""How training looks in the terminal: a progress bar per epoch, epoch rows, a confusion matrix."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from cnncli.report import console
+
+
+class TrainingView:
+    """Renders trainer events; appends each epoch's record to metrics.jsonl."""
+
+    def __init__(self, metrics_path: Path, epochs: int) -> None:
+        self.metrics_path = metrics_path
+        self.epochs = epochs
+        self.progress = Progress(
+            TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.2%}  {task.fields[speed]:,.0f} img/s"),
+            TimeRemainingColumn(), console=console.err, transient=True)
+        self.task: Any = None
+
+    def __enter__(self) -> TrainingView:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def epoch_start(self, epoch: int, batches: int, done: int) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+        self.task = self.progress.add_task("train", total=batches, completed=done, epoch=epoch + 1,
+                                           epochs=self.epochs, loss=0.0, acc=0.0, speed=0.0)
+
+    def batch_end(self, epoch: int, batch: int, loss: float, accuracy: float, images_per_s: float) -> None:
+        self.progress.update(self.task, completed=batch, loss=loss, acc=accuracy, speed=images_per_s)
+
+    def epoch_end(self, record: dict[str, Any]) -> None:
+        with open(self.metrics_path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        val = (f"  val loss {record['val_loss']:.4f}  val acc {record['val_acc']:.2%}"
+               if "val_loss" in record else "")
+        self.progress.console.print(
+            f"epoch {record['epoch']:>3}/{self.epochs}  train loss {record['train_loss']:.4f}  "
+            f"train acc {record['train_acc']:.2%}{val}  lr {record['lr']:.3g}  {record['seconds']:.1f}s  "
+            f"{record['images_per_s']:,.0f} img/s", highlight=False)
+
+
+def epoch_table(history: list[dict[str, Any]]) -> Table:
+    table = Table(title="training", title_justify="left", header_style="bold")
+    for header in ("epoch", "train loss", "train acc", "val loss", "val acc", "lr", "time", "img/s"):
+        table.add_column(header, justify="right")
+    for r in history:
+        table.add_row(str(r["epoch"]), f"{r['train_loss']:.4f}", f"{r['train_acc']:.2%}",
+                      f"{r['val_loss']:.4f}" if "val_loss" in r else "—",
+                      f"{r['val_acc']:.2%}" if "val_acc" in r else "—", f"{r['lr']:.3g}",
+                      f"{r['seconds']:.1f}s", f"{r['images_per_s']:,.0f}")
+    return table
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, classes: list[str]) -> Table:
+    """Rows: true class; columns: predicted class; the diagonal in green."""
+    k = len(classes)
+    counts = np.bincount(labels * k + predictions, minlength=k * k).reshape(k, k)
+    table = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left",
+                  header_style="bold")
+    table.add_column("")
+    short = [c[:6] for c in classes]
+    for name in short:
+        table.add_column(name, justify="right")
+    table.add_column("recall", justify="right")
+    for i, name in enumerate(short):
+        cells = [f"[green]{v}[/]" if i == j else (str(v) if v else "[dim]·[/]") for j, v in enumerate(counts[i])]
+        total = counts[i].sum()
+        table.add_row(name, *cells, f"{counts[i, i] / total:.1%}" if total else "—")
+    return table

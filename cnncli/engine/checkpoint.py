@@ -1,0 +1,88 @@
+"""Checkpoints: one .npz (no pickle) with weights, buffers, optimizer state and a JSON header.
+
+Arrays: `net:<node>/<tensor>` (parameters and buffers), `opt:<slot>` (optimizer state),
+`meta` (UTF-8 JSON: epoch, batch, step, RNG states, the spec text and hash, the training
+settings, normalisation and history). Files are written to a temporary name and renamed, so
+a crash or Ctrl-C never leaves a half-written checkpoint in place of a good one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cnncli.errors import UsageError
+
+FORMAT = "cnncli-checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(path: Path, network_state: dict[str, np.ndarray], optimizer_state: dict[str, np.ndarray],
+                    meta: dict[str, Any]) -> None:
+    """Write atomically: temporary file in the same folder, fsync, rename over `path`."""
+    arrays = {f"net:{k}": v for k, v in network_state.items()}
+    arrays.update({f"opt:{k}": v for k, v in optimizer_state.items()})
+    header = {"format": FORMAT, "version": VERSION, **meta}
+    arrays["meta"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def load_checkpoint(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, Any]]:
+    """(network arrays, optimizer arrays, meta); a file that is not our checkpoint is refused."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such checkpoint file") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise UsageError(f"{path}: not a readable cnncli checkpoint ({err}); expected an .npz written by "
+                         f"`cnn train`") from None
+    try:
+        meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
+    except (KeyError, ValueError):
+        meta = {}
+    if meta.get("format") != FORMAT:
+        raise UsageError(f"{path}: not a cnncli checkpoint (no '{FORMAT}' header); expected a file written "
+                         f"by `cnn train` (e.g. runs/<name>/last.npz)")
+    if meta.get("version", 0) > VERSION:
+        raise UsageError(f"{path}: written by a newer cnncli (checkpoint version {meta['version']}); upgrade cnncli")
+    network = {k[4:]: v for k, v in arrays.items() if k.startswith("net:")}
+    optimizer = {k[4:]: v for k, v in arrays.items() if k.startswith("opt:")}
+    return network, optimizer, meta
+
+
+def check_compatible(path: Path, saved: dict[str, np.ndarray], expected: dict[str, np.ndarray],
+                     saved_spec: str) -> None:
+    """Refuse a checkpoint whose tensors do not match this network, saying what differs."""
+    missing = [k for k in expected if k not in saved]
+    extra = [k for k in saved if k not in expected]
+    reshaped = [f"{k} is {list(saved[k].shape)} in the checkpoint but {list(v.shape)} here"
+                for k, v in expected.items() if k in saved and saved[k].shape != v.shape]
+    if not (missing or extra or reshaped):
+        return
+    problems = []
+    if reshaped:
+        problems.append("; ".join(reshaped[:3]) + (f" (and {len(reshaped) - 3} more)" if len(reshaped) > 3 else ""))
+    if missing:
+        problems.append(f"this spec has tensors the checkpoint lacks: {', '.join(missing[:4])}"
+                        + (" …" if len(missing) > 4 else ""))
+    if extra:
+        problems.append(f"the checkpoint has tensors this spec lacks: {', '.join(extra[:4])}"
+                        + (" …" if len(extra) > 4 else ""))
+    raise UsageError(f"{path} was trained with a different spec ({saved_spec}): " + "; ".join(problems)
+                     + ". Use the spec it was trained with (it is stored in the checkpoint: `cnn evaluate` "
+                       "prints its name).")
