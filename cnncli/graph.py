@@ -8,6 +8,7 @@ and through merges as the largest over the inputs (the widest path).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from cnncli.layers.base import Layer, Shape, ShapeError, fmt_shape
@@ -48,6 +49,12 @@ class Graph:
     @property
     def output(self) -> Node:
         return self.nodes[-1]
+
+    def signature(self) -> list[str]:
+        """One line per node (name, type, arguments, inputs, output shape): equal signatures mean
+        the same architecture, which is what a checkpoint must be loaded into."""
+        return [f"{n.name} = {n.layer.type_name}({json.dumps(n.layer.args, sort_keys=True)}) "
+                f"<- {', '.join(n.layer.inputs)} -> {list(n.layer.out_shape)}" for n in self.nodes]
 
     def consumers(self) -> dict[str, list[str]]:
         """For each node name, the names of the nodes that read its output."""

@@ -65,9 +65,18 @@ def load_checkpoint(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.nda
     return network, optimizer, meta
 
 
-def check_compatible(path: Path, saved: dict[str, np.ndarray], expected: dict[str, np.ndarray],
-                     saved_spec: str) -> None:
-    """Refuse a checkpoint whose tensors do not match this network, saying what differs."""
+def check_compatible(path: Path, meta: dict[str, Any], saved: dict[str, np.ndarray],
+                     expected: dict[str, np.ndarray], signature: list[str]) -> None:
+    """Refuse a checkpoint of another architecture or with other tensors, saying what differs."""
+    saved_spec = f"'{meta.get('spec_name', '?')}' from {meta.get('spec_file', '?')}"
+    theirs = meta.get("architecture", [])
+    if theirs != signature:
+        first = next((i for i, (a, b) in enumerate(zip(theirs, signature)) if a != b), min(len(theirs), len(signature)))
+        was = theirs[first] if first < len(theirs) else "(nothing: the checkpoint's network ends earlier)"
+        now = signature[first] if first < len(signature) else "(nothing: this spec ends earlier)"
+        raise UsageError(f"{path} was trained with a different spec ({saved_spec}): node {first + 1} differs; "
+                         f"checkpoint: {was}; this spec: {now}. Use the spec it was trained with "
+                         f"(its text is stored in the checkpoint).")
     missing = [k for k in expected if k not in saved]
     extra = [k for k in saved if k not in expected]
     reshaped = [f"{k} is {list(saved[k].shape)} in the checkpoint but {list(v.shape)} here"
@@ -84,5 +93,4 @@ def check_compatible(path: Path, saved: dict[str, np.ndarray], expected: dict[st
         problems.append(f"the checkpoint has tensors this spec lacks: {', '.join(extra[:4])}"
                         + (" …" if len(extra) > 4 else ""))
     raise UsageError(f"{path} was trained with a different spec ({saved_spec}): " + "; ".join(problems)
-                     + ". Use the spec it was trained with (it is stored in the checkpoint: `cnn evaluate` "
-                       "prints its name).")
+                     + ". Use the spec it was trained with (its text is stored in the checkpoint).")

@@ -121,7 +121,8 @@ class Trainer:
     # -- checkpoints ---------------------------------------------------------------------------
     def save(self) -> None:
         p = self.progress
-        meta = {**self.meta, "cnncli_version": __version__, "epoch": p.epoch, "batch": p.batch, "step": p.step,
+        meta = {**self.meta, "cnncli_version": __version__, "architecture": self.network.graph.signature(),
+                "epoch": p.epoch, "batch": p.batch, "step": p.step,
                 "partial": {"loss_sum": p.loss_sum, "correct": p.correct, "seen": p.seen},
                 "data_state": p.data_state, "dropout_state": self.network.dropout_rng.bit_generator.state,
                 "history": p.history, "config": self.config.to_json()}
@@ -130,7 +131,7 @@ class Trainer:
     def resume(self, path: Path) -> dict[str, Any]:
         """Restore weights, optimizer, RNGs and position from a checkpoint of this spec."""
         net_arrays, optim_arrays, meta = load_checkpoint(path)
-        check_compatible(path, net_arrays, self.network.state(), meta.get("spec_name", "?"))
+        check_compatible(path, meta, net_arrays, self.network.state(), self.network.graph.signature())
         self.network.load_state(net_arrays)
         self.optimizer.load_state(optim_arrays)
         self.network.dropout_rng.bit_generator.state = meta["dropout_state"]
@@ -165,10 +166,10 @@ class Trainer:
             loss, correct = self._step(x, y)
             if not math.isfinite(loss):
                 raise TrainingStopped(
-                    f"the loss became {loss} in epoch {p.epoch + 1}, batch {b + 1} (learning rate "
+                    f"the loss or its gradient became {loss} in epoch {p.epoch + 1}, batch {b + 1} (learning rate "
                     f"{self.schedule.lr_at(p.step):g}); stopped. The last good checkpoint is kept in "
                     f"{self.checkpoint_path if self.checkpoint_path.exists() else '(none yet)'}. "
-                    f"Try a lower --lr.", exit_code=1)
+                    f"Try a lower --lr, and check the data for NaN or infinite values.", exit_code=1)
             p.batch, images = b + 1, images + len(y)
             p.loss_sum, p.correct, p.seen = p.loss_sum + loss * len(y), p.correct + correct, p.seen + len(y)
             elapsed = time.perf_counter() - started
@@ -194,6 +195,8 @@ class Trainer:
         if not math.isfinite(loss):
             return loss, 0
         net.backward(dlogits)
+        if not np.isfinite(net.flat_grad).all():  # e.g. an inf pixel that ReLU or max-pooling hid from the loss
+            return math.nan, 0
         self.optimizer.step(net.flat, net.flat_grad, self.schedule.lr_at(self.progress.step))
         self.progress.step += 1
         return loss, int((logits.argmax(axis=1) == y).sum())
