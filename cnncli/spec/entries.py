@@ -13,6 +13,7 @@ from cnncli.errors import Position, SpecError
 from cnncli.spec.yaml_source import PosDict, PosList
 
 GENERIC_ARGS = ("name", "inputs", "repeat")
+MAX_REPEAT = 10_000
 
 
 @dataclass
@@ -88,9 +89,9 @@ def _take_generic(entry: Entry) -> None:
         entry.inputs = list(inputs)
     if "repeat" in args:
         repeat = args.pop("repeat")
-        if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= MAX_REPEAT:
             raise SpecError(args.value_pos["repeat"], f"{entry.path}.repeat",
-                            f"repeat is a whole number ≥ 1, got {repeat!r}")
+                            f"repeat is a whole number from 1 to {MAX_REPEAT:,}, got {repeat!r}")
         entry.repeat = repeat
 
 
