@@ -78,10 +78,12 @@ class WindowedLayer(Layer):
             notes.append(f"padding 'same' chose top {t}, bottom {b}, left {l}, right {r}"
                          + (" (asymmetric, as TensorFlow pads)" if (t, l) != (b, r) else ""))
         if not self.ceil_mode:
-            for axis, n, f, pad, s, d in zip(("rows", "columns"), (h, w), self.kernel, self.pads,
-                                             self.stride, self.dilation):
-                lost = dropped(n, f, pad, s, d)
-                if lost:
-                    notes.append(f"floor() drops the last {lost} input {axis if lost > 1 else axis[:-1]} "
-                                 f"(stride {s} does not divide the padded input evenly)")
+            lost = {axis: dropped(n, f, pad, s, d)
+                    for axis, n, f, pad, s, d in zip(("row", "column"), (h, w), self.kernel, self.pads, self.stride,
+                                                     self.dilation)
+                    if effective_kernel(f, d) >= s}  # a kernel narrower than its stride skips rows by design
+            parts = [f"{count} {axis}{'s' if count > 1 else ''}" for axis, count in lost.items() if count]
+            if parts:
+                notes.append(f"floor() drops the last {' and '.join(parts)} of the input "
+                             f"(the stride does not divide the padded input minus the kernel evenly)")
         return notes

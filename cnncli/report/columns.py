@@ -13,6 +13,7 @@ class Column:
     cell: Callable[[Row, Analysis], str]
     numeric: bool = False
     total: Callable[[Analysis], str] | None = None
+    wrap: bool = False
 
 
 def fmt_int(n: int) -> str:
@@ -38,11 +39,12 @@ def share(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "—"
 
 
-NAME = Column("name", lambda r, a: r.name)
+NAME = Column("name", lambda r, a: r.name, wrap=True)
 TYPE = Column("type", lambda r, a: r.type)
-INPUTS = Column("inputs", lambda r, a: "" if r.follows_previous else ", ".join(r.inputs))
+INPUTS = Column("inputs", lambda r, a: "" if r.follows_previous else ", ".join(r.inputs), wrap=True)
 OUTPUT = Column("output", lambda r, a: fmt_shape(r.output_shape))
 ARITHMETIC = Column("H, W arithmetic", lambda r, a: "\n".join(dict.fromkeys(r.arithmetic)))
+
 RECEPTIVE = Column("receptive field", lambda r, a: fmt_pair(r.receptive_field), numeric=True)
 STRIDE = Column("eff. stride", lambda r, a: fmt_pair(r.effective_stride), numeric=True)
 PARAM_SHAPES = Column("param shapes", lambda r, a: fmt_param_shapes(r))

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.markup import escape
 
 # Piped output (files, `less`, CI logs) gets room for wide tables instead of 80 columns.
-out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 180)
 err = Console(stderr=True, highlight=False)
 
 

@@ -26,7 +26,7 @@ def as_table(analysis: Analysis, columns: list[Column], title: str) -> Table:
     for i, column in enumerate(columns):
         footer = "total" if i == 0 else (column.total(analysis) if column.total else "")
         table.add_column(column.header, justify="right" if column.numeric else "left", footer=footer,
-                         overflow="fold")
+                         overflow="fold", no_wrap=not column.wrap)
     for row in analysis.rows:
         table.add_row(*(column.cell(row, analysis) for column in columns))
     return table
