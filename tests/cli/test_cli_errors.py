@@ -83,7 +83,7 @@ def test_floor_dropping_rows_is_a_warning(tmp_path):
     path.write_text(HEAD + "  - conv2d: {filters: 6, kernel: 3, stride: 2}\n")
     result = CliRunner().invoke(cli, ["shapes", str(path)])
     assert result.exit_code == 0
-    assert "floor() drops the last 1 input row" in result.stderr
+    assert "floor() drops the last 1 row and 1 column of the input" in result.stderr
 
 
 def test_same_padding_says_what_it_chose(tmp_path):
