@@ -47,36 +47,50 @@ def median_ms(fn: Callable[[], object], reps: int, warmup: int = 5) -> float:
     return statistics.median(times) * 1e3
 
 
-def run(reps: int) -> None:
-    torch.set_num_threads(2)
-    rng = np.random.default_rng(0)
-    print(f"{'shape':<22}{'ours ms':>9}{'torch ms':>10}{'ratio':>8}{'GFLOP/s':>9}")
-    for name, n, c, h, f, k, s, p, need_dx in SHAPES:
-        x = rng.standard_normal((n, c, h, h), dtype=np.float32)
-        w = rng.standard_normal((f, c, k, k), dtype=np.float32) * 0.1
-        b = np.zeros(f, np.float32)
-        oh = (h + 2 * p - k) // s + 1
-        dy = rng.standard_normal((n, f, oh, oh), dtype=np.float32)
+def make_case(rng: np.random.Generator, n: int, c: int, h: int, f: int, k: int, s: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random x, w and zero b for one layer shape."""
+    x = rng.standard_normal((n, c, h, h), dtype=np.float32)
+    w = rng.standard_normal((f, c, k, k), dtype=np.float32) * 0.1
+    return x, w, np.zeros(f, np.float32)
+
+
+def time_ours(reps: int) -> list[float]:
+    """Median ms of our forward + backward per shape."""
+    rng, out = np.random.default_rng(0), []
+    for _, n, c, h, f, k, s, p, need_dx in SHAPES:
+        x, w, b = make_case(rng, n, c, h, f, k, s)
         args = ((s, s), (p, p, p, p), (1, 1), 1)
+        dy = np.ones_like(conv2d_forward(x, w, b, *args))
+        out.append(median_ms(lambda: (conv2d_forward(x, w, b, *args),
+                                      conv2d_backward(x, w, dy, *args, need_dx=need_dx)), reps))
+    return out
 
-        def ours() -> None:
-            conv2d_forward(x, w, b, *args)
-            conv2d_backward(x, w, dy, *args, need_dx=need_dx)
 
+def time_torch(reps: int) -> list[float]:
+    """Median ms of torch.nn.functional.conv2d forward + autograd backward per shape."""
+    torch.set_num_threads(2)
+    rng, out = np.random.default_rng(0), []
+    for _, n, c, h, f, k, s, p, need_dx in SHAPES:
+        x, w, b = make_case(rng, n, c, h, f, k, s)
         xt = torch.tensor(x, requires_grad=need_dx)
-        wt = torch.tensor(w, requires_grad=True)
-        bt = torch.tensor(b, requires_grad=True)
-        dyt = torch.tensor(dy)
+        wt, bt = torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)
+        dyt = torch.ones_like(F.conv2d(xt, wt, bt, s, p))
+        out.append(median_ms(lambda: F.conv2d(xt, wt, bt, s, p).backward(dyt), reps))
+    return out
 
-        def theirs() -> None:
-            y = F.conv2d(xt, wt, bt, s, p)
-            y.backward(dyt)
 
-        t_ours, t_torch = median_ms(ours, reps), median_ms(theirs, reps)
+def run(reps: int) -> None:
+    # All of ours first: torch's OpenMP workers keep spinning after its calls and
+    # would steal a core from our kernels if the two were interleaved.
+    ours, theirs = time_ours(reps), time_torch(reps)
+    print(f"{'shape':<22}{'ours ms':>9}{'torch ms':>10}{'ratio':>8}{'GFLOP/s':>9}")
+    for (name, n, c, h, f, k, s, p, need_dx), t_ours, t_torch in zip(SHAPES, ours, theirs):
+        oh = (h + 2 * p - k) // s + 1
         flops = 2.0 * n * f * oh * oh * c * k * k * (3 if need_dx else 2)
         print(f"{name:<22}{t_ours:>9.3f}{t_torch:>10.3f}{t_torch / t_ours:>7.2f}x"
               f"{flops / t_ours / 1e6:>9.1f}")
-    print("ratio = torch time / our time (>1: we are faster)")
+    print("ratio = torch time / our time (>1: we are faster); medians after warm-up")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from numba import config
 from . import conv_direct
 from ._common import pair, quad, scratch
 from .conv_gemm import gemm_backward, gemm_forward
-from .gemm import BLAS_TABLE, single_threaded_blas
+from .gemm import BLAS_TABLE
 
 _THREADS = config.NUMBA_NUM_THREADS  # workspace rows: one per possible Numba thread
 _CHUNK_BYTES = 512 * 1024
@@ -83,9 +83,8 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
         conv_direct.direct_forward(x, w, bias, y, sh, sw, pt, pl, dh, dw, groups)
         return y
     ws, spc = _workspace(n, c * kh * kw, f, oh * ow, x.dtype)
-    with single_threaded_blas():
-        gemm_forward(BLAS_TABLE, x, w.reshape(f, cg * kh * kw), bias, y, ws, spc,
-                     kh, kw, sh, sw, pt, pl, dh, dw, groups)
+    gemm_forward(BLAS_TABLE, x, w.reshape(f, cg * kh * kw), bias, y, ws, spc,
+                 kh, kw, sh, sw, pt, pl, dh, dw, groups)
     return y
 
 
@@ -110,9 +109,8 @@ def conv2d_backward(x: np.ndarray, w: np.ndarray, dy: np.ndarray,
     dwp = np.zeros((_THREADS, f, cg * kh * kw), x.dtype)
     dbp = np.zeros((_THREADS, f), x.dtype)
     dx = np.empty_like(x) if need_dx else x[:0]
-    with single_threaded_blas():
-        gemm_backward(BLAS_TABLE, x, w.reshape(f, cg * kh * kw), dy, dx, dwp, dbp, ws, spc,
-                      kh, kw, sh, sw, pt, pl, dh, dw_, groups, need_dx)
+    gemm_backward(BLAS_TABLE, x, w.reshape(f, cg * kh * kw), dy, dx, dwp, dbp, ws, spc,
+                  kh, kw, sh, sw, pt, pl, dh, dw_, groups, need_dx)
     return (dx if need_dx else None), dwp.sum(axis=0).reshape(w.shape), dbp.sum(axis=0)
 
 def _direct_backward(x: np.ndarray, w: np.ndarray, dy: np.ndarray,

@@ -2,7 +2,7 @@
 
 Each prange task takes `spc` samples, builds their column block in the calling
 thread's own workspace row (so it stays in that core's cache), and runs a
-single-threaded BLAS GEMM on it (gemm.gemm; run under single_threaded_blas()):
+single-threaded BLAS GEMM on it (gemm.gemm):
     forward:  Y_g = W_g @ col_g,  y[n, f, :] = Y[f, j*P:(j+1)*P] + b[f]
     backward: dW_g += dY_g @ col_g^T (per-thread partials, summed by the caller)
               dcol_g = W_g^T @ dY_g,  dx = col2im(dcol)

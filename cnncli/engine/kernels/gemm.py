@@ -2,12 +2,12 @@
 
 numpy's own OpenBLAS is bound through ctypes, so each Numba thread can run a
 single-threaded GEMM on its own slice of the work: one thread pool (Numba's)
-drives both cores, with no BLAS worker threads spinning against it. Wrappers
-that call into kernels using `gemm` must run inside ``single_threaded_blas()``,
-which sets OpenBLAS to one thread and restores the previous count afterwards
-(numpy's ``@`` elsewhere keeps its own threading).
+drives both cores. IMPORTING THIS MODULE SETS numpy's OpenBLAS TO ONE THREAD
+for the whole process: OpenBLAS worker threads busy-wait after each call and
+stall Numba's threads on a 2-core machine (measured: 1 ms kernels took 8 ms).
+Parallel BLAS work in the engine goes through these kernels (conv, dense).
 
-gemm(ta, tb, m, n, k, a, ia, lda, b, ib, ldb, beta, c, ic, ldc) computes, in
+gemm(BLAS_TABLE, ta, tb, m, n, k, a, ia, lda, b, ib, ldb, beta, c, ic, ldc) computes, in
 row-major storage with element offsets ia/ib/ic into the flat buffers a/b/c:
     C[m, n] = op(A)[m, k] @ op(B)[k, n] + beta * C,   op = transpose if t* = 1.
 """
@@ -16,8 +16,6 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 from llvmlite import ir
@@ -64,28 +62,16 @@ def _bind() -> tuple[object, object, object]:
             set_threads = getattr(lib, threads_name)
             set_threads.restype = None
             set_threads.argtypes = [ctypes.c_int]
-            get_name = threads_name.replace("set_num", "get_num")
-            get_threads = getattr(lib, get_name) if hasattr(lib, get_name) else None
-            return funcs[0], funcs[1], (set_threads, get_threads)
+            return funcs[0], funcs[1], set_threads
     raise ImportError("cnncli kernels need numpy linked against OpenBLAS (cblas_sgemm not found)")
 
 
-_SGEMM, _DGEMM, (_SET_THREADS, _GET_THREADS) = _bind()
+_SGEMM, _DGEMM, _SET_THREADS = _bind()
+_SET_THREADS(1)  # process-wide: see the module docstring
 # [sgemm address, dgemm address, BLAS integer width]; pass to every kernel that calls gemm.
 BLAS_TABLE = np.array([ctypes.cast(_SGEMM, ctypes.c_void_p).value,
                        ctypes.cast(_DGEMM, ctypes.c_void_p).value,
                        ctypes.sizeof(_SGEMM.argtypes[3]) * 8], dtype=np.int64)
-
-
-@contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """Run the body with OpenBLAS limited to the calling thread."""
-    prev = _GET_THREADS() if _GET_THREADS is not None else os.cpu_count() or 1
-    _SET_THREADS(1)
-    try:
-        yield
-    finally:
-        _SET_THREADS(prev)
 
 
 def _gemm_codegen(int_bits: int):

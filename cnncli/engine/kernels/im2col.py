@@ -15,11 +15,34 @@ from ._common import FAST, valid_range
 
 
 @njit(cache=True, fastmath=FAST)
+def _copy_same(xf, xb, col, base, off_h, lo, hi, h_, oh_, ow_):
+    """Stride-1 rows with OW == W: the valid rows of one column-row are a single
+    contiguous run of the x plane (start xb + (oh + off_h)*W); copy it in one loop,
+    then zero the padded border columns [0, lo) and [hi, OW) and padded rows."""
+    r0, r1 = valid_range(off_h, 1, h_, oh_)
+    for i in range(r0 * ow_):
+        col[base + i] = 0.0
+    for i in range(r1 * ow_, oh_ * ow_):
+        col[base + i] = 0.0
+    d = base + r0 * ow_
+    src = xb + (r0 + off_h) * ow_
+    for i in range(lo, (r1 - r0) * ow_ - (ow_ - hi)):
+        col[d + i] = xf[src + i]
+    for r in range(r0, r1):
+        d = base + r * ow_
+        for i in range(lo):
+            col[d + i] = 0.0
+        for i in range(hi, ow_):
+            col[d + i] = 0.0
+
+
+@njit(cache=True, fastmath=FAST)
 def im2col_chunk(x: np.ndarray, n0: int, n1: int, col: np.ndarray, off: int, ld: int,
                  kh_: int, kw_: int, sh: int, sw: int, pt: int, pl: int,
                  dh: int, dw: int, oh_: int, ow_: int) -> None:
     """Fill the column block of samples n0..n1-1 (layout in the module doc)."""
     c_, h_, w_ = x.shape[1], x.shape[2], x.shape[3]
+    xf = x.ravel()
     p_ = oh_ * ow_
     for c in range(c_):
         for kh in range(kh_):
@@ -29,19 +52,28 @@ def im2col_chunk(x: np.ndarray, n0: int, n1: int, col: np.ndarray, off: int, ld:
                 lo, hi = valid_range(off_w, sw, w_, ow_)
                 for n in range(n0, n1):
                     base = row + (n - n0) * p_
+                    xb = (n * c_ + c) * h_ * w_ + off_w
+                    if sh == 1 and sw == 1 and ow_ == w_:
+                        _copy_same(xf, xb, col, base, kh * dh - pt, lo, hi, h_, oh_, ow_)
+                        continue
                     for oh in range(oh_):
                         ih = oh * sh - pt + kh * dh
-                        dst = col[base + oh * ow_: base + (oh + 1) * ow_]
+                        d = base + oh * ow_
                         if ih < 0 or ih >= h_:
-                            dst[:] = 0.0
+                            for ow in range(ow_):
+                                col[d + ow] = 0.0
                             continue
-                        src = x[n, c, ih]
+                        src = xb + ih * w_
                         for ow in range(lo):
-                            dst[ow] = 0.0
-                        for ow in range(lo, hi):
-                            dst[ow] = src[ow * sw + off_w]
+                            col[d + ow] = 0.0
+                        if sw == 1:
+                            for ow in range(lo, hi):
+                                col[d + ow] = xf[src + ow]
+                        else:
+                            for ow in range(lo, hi):
+                                col[d + ow] = xf[src + ow * sw]
                         for ow in range(hi, ow_):
-                            dst[ow] = 0.0
+                            col[d + ow] = 0.0
 
 
 @njit(cache=True, fastmath=FAST)
@@ -50,21 +82,26 @@ def col2im_chunk(col: np.ndarray, off: int, ld: int, dx: np.ndarray, n0: int, n1
                  dh: int, dw: int, oh_: int, ow_: int) -> None:
     """dx[n0:n1] = adjoint of im2col_chunk applied to the column block (overwrites)."""
     c_, h_, w_ = dx.shape[1], dx.shape[2], dx.shape[3]
+    xf = dx.ravel()
     p_ = oh_ * ow_
+    xf[n0 * c_ * h_ * w_:n1 * c_ * h_ * w_] = 0.0
     for n in range(n0, n1):
         for c in range(c_):
-            plane = dx[n, c]
-            plane[:, :] = 0.0
             for kh in range(kh_):
                 for kw in range(kw_):
                     base = off + ((c * kh_ + kh) * kw_ + kw) * ld + (n - n0) * p_
                     off_w = kw * dw - pl
                     lo, hi = valid_range(off_w, sw, w_, ow_)
+                    xb = (n * c_ + c) * h_ * w_ + off_w
                     for oh in range(oh_):
                         ih = oh * sh - pt + kh * dh
                         if ih < 0 or ih >= h_:
                             continue
-                        dst = plane[ih]
-                        src = col[base + oh * ow_: base + (oh + 1) * ow_]
-                        for ow in range(lo, hi):
-                            dst[ow * sw + off_w] += src[ow]
+                        dst = xb + ih * w_
+                        s = base + oh * ow_
+                        if sw == 1:
+                            for ow in range(lo, hi):
+                                xf[dst + ow] += col[s + ow]
+                        else:
+                            for ow in range(lo, hi):
+                                xf[dst + ow * sw] += col[s + ow]

@@ -1,0 +1,160 @@
+"""Activation functions, forward and backward, on arrays of any shape.
+
+Elementwise kernels work on the flattened array (parallel over blocks).
+Backward takes whatever is cheapest:
+  relu, relu6, leaky_relu: the INPUT x      -> `*_backward(dy, x[, slope])`
+  sigmoid, tanh, softmax:  the OUTPUT y     -> `*_backward(dy, y)`
+relu(x) = max(x, 0); relu6(x) = min(max(x, 0), 6); leaky_relu(x) = x if x > 0 else slope*x;
+sigmoid(x) = 1/(1+exp(-x)), dx = dy*y*(1-y); tanh dx = dy*(1-y^2);
+softmax over axis 1 ([N, C] or [N, C, H, W]: over channels),
+dx = y * (dy - sum_c dy*y).  All functions return new arrays.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+_BLOCK = 16384
+
+
+@njit(parallel=True, cache=True)
+def _unary(x, y, op, slope):
+    n = x.size
+    for b in prange((n + _BLOCK - 1) // _BLOCK):
+        for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
+            v = x[i]
+            if op == 0:  # comparisons written so that NaN propagates, as in PyTorch
+                y[i] = 0.0 if v < 0 else v
+            elif op == 1:
+                y[i] = 0.0 if v < 0 else (6.0 if v > 6 else v)
+            elif op == 2:
+                y[i] = v * slope if v < 0 else v
+            elif op == 3:
+                y[i] = 1.0 / (1.0 + np.exp(-v)) if v >= 0 else np.exp(v) / (1.0 + np.exp(v))
+            else:
+                y[i] = np.tanh(v)
+
+
+@njit(parallel=True, cache=True)
+def _grad(dy, z, dx, op, slope):
+    n = dy.size
+    for b in prange((n + _BLOCK - 1) // _BLOCK):
+        for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
+            g, v = dy[i], z[i]
+            if op == 0:
+                dx[i] = g if v > 0 else 0.0
+            elif op == 1:
+                dx[i] = g if 0 < v < 6 else 0.0
+            elif op == 2:
+                dx[i] = g if v > 0 else g * slope
+            elif op == 3:
+                dx[i] = g * v * (1.0 - v)
+            else:
+                dx[i] = g * (1.0 - v * v)
+
+
+def _apply(x: np.ndarray, op: int, slope: float = 0.0) -> np.ndarray:
+    y = np.empty_like(x)
+    _unary(x.ravel(), y.ravel(), op, x.dtype.type(slope))
+    return y
+
+
+def _backprop(dy: np.ndarray, z: np.ndarray, op: int, slope: float = 0.0) -> np.ndarray:
+    dx = np.empty_like(dy)
+    _grad(dy.ravel(), z.ravel(), dx.ravel(), op, dy.dtype.type(slope))
+    return dx
+
+
+def relu_forward(x: np.ndarray) -> np.ndarray:
+    """max(x, 0)."""
+    return _apply(x, 0)
+
+
+def relu_backward(dy: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """dy * (x > 0)."""
+    return _backprop(dy, x, 0)
+
+
+def relu6_forward(x: np.ndarray) -> np.ndarray:
+    """min(max(x, 0), 6)."""
+    return _apply(x, 1)
+
+
+def relu6_backward(dy: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """dy * (0 < x < 6)."""
+    return _backprop(dy, x, 1)
+
+
+def leaky_relu_forward(x: np.ndarray, slope: float) -> np.ndarray:
+    """x if x > 0 else slope * x."""
+    return _apply(x, 2, slope)
+
+
+def leaky_relu_backward(dy: np.ndarray, x: np.ndarray, slope: float) -> np.ndarray:
+    """dy if x > 0 else slope * dy."""
+    return _backprop(dy, x, 2, slope)
+
+
+def sigmoid_forward(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)), evaluated without overflow for either sign."""
+    return _apply(x, 3)
+
+
+def sigmoid_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """dy * y * (1 - y), y = sigmoid output."""
+    return _backprop(dy, y, 3)
+
+
+def tanh_forward(x: np.ndarray) -> np.ndarray:
+    """tanh(x)."""
+    return _apply(x, 4)
+
+
+def tanh_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """dy * (1 - y^2), y = tanh output."""
+    return _backprop(dy, y, 4)
+
+
+@njit(parallel=True, cache=True)
+def _softmax(x, y):
+    n_, c_, s_ = x.shape
+    for idx in prange(n_ * s_):
+        n, s = idx // s_, idx % s_
+        m = x[n, 0, s]
+        for c in range(1, c_):
+            m = max(m, x[n, c, s])
+        tot = 0.0
+        for c in range(c_):
+            e = np.exp(x[n, c, s] - m)
+            y[n, c, s] = e
+            tot += e
+        inv = 1.0 / tot
+        for c in range(c_):
+            y[n, c, s] *= inv
+
+
+@njit(parallel=True, cache=True)
+def _softmax_grad(dy, y, dx):
+    n_, c_, s_ = y.shape
+    for idx in prange(n_ * s_):
+        n, s = idx // s_, idx % s_
+        dot = 0.0
+        for c in range(c_):
+            dot += dy[n, c, s] * y[n, c, s]
+        for c in range(c_):
+            dx[n, c, s] = y[n, c, s] * (dy[n, c, s] - dot)
+
+
+def softmax_forward(x: np.ndarray) -> np.ndarray:
+    """exp(x - max) / sum exp(x - max) over axis 1."""
+    y = np.empty_like(x)
+    _softmax(x.reshape(x.shape[0], x.shape[1], -1), y.reshape(y.shape[0], y.shape[1], -1))
+    return y
+
+
+def softmax_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """y * (dy - sum_c dy * y), y = softmax output."""
+    dx = np.empty_like(dy)
+    shape3 = (y.shape[0], y.shape[1], -1)
+    _softmax_grad(dy.reshape(shape3), y.reshape(shape3), dx.reshape(shape3))
+    return dx
