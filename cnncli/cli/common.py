@@ -79,8 +79,8 @@ def show_analysis(columns: list[Column], analysis: Analysis, fmt: str, footer: l
     elif fmt == "markdown":
         click.echo(as_markdown(analysis, columns), nl=False)
     else:
-        title = f"[bold]{analysis.name}[/] — input {list(analysis.input_shape)}"
-        console.out.print(as_table(analysis, columns, title))
+        title = f"{analysis.name} — input {list(analysis.input_shape)}"
+        click.echo(as_table(analysis, columns, title, bold=console.out.is_terminal))
         for line in footer:
             console.out.print(line)
     for warning in analysis.warnings:

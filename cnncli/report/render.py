@@ -5,10 +5,10 @@ import csv
 import io
 import json
 
-from rich.table import Table
 
 from cnncli.analysis import Analysis
 from cnncli.report.columns import Column
+from cnncli.report.text_table import render_table
 
 FORMATS = ("table", "json", "csv", "markdown")
 
@@ -20,16 +20,13 @@ def as_json(analysis: Analysis, extra: dict | None = None) -> str:
     return json.dumps(data, indent=2)
 
 
-def as_table(analysis: Analysis, columns: list[Column], title: str) -> Table:
-    table = Table(title=title, title_justify="left", show_footer=any(c.total for c in columns),
-                  header_style="bold", footer_style="bold")
-    for i, column in enumerate(columns):
-        footer = "total" if i == 0 else (column.total(analysis) if column.total else "")
-        table.add_column(column.header, justify="right" if column.numeric else "left", footer=footer,
-                         overflow="fold", no_wrap=not column.wrap)
-    for row in analysis.rows:
-        table.add_row(*(column.cell(row, analysis) for column in columns))
-    return table
+def as_table(analysis: Analysis, columns: list[Column], title: str, bold: bool = False) -> str:
+    """The analysis as a boxed text table with a totals footer."""
+    footer = None
+    if any(c.total for c in columns):
+        footer = ["total"] + [c.total(analysis) if c.total else "" for c in columns[1:]]
+    rows = [[c.cell(row, analysis) for c in columns] for row in analysis.rows]
+    return render_table(title, [c.header for c in columns], rows, [c.numeric for c in columns], footer, bold)
 
 
 def as_csv(analysis: Analysis, columns: list[Column]) -> str:

@@ -14,6 +14,7 @@ import yaml
 from cnncli.errors import Position, SpecError
 
 MAX_FILE_BYTES = 1_000_000
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML was built with it
 MAX_VALUES = 200_000
 
 _EXPONENT_FLOAT = re.compile(r"[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+")
@@ -114,7 +115,7 @@ def parse_yaml(text: str, file: str) -> Any:
     if size > MAX_FILE_BYTES:
         raise too_large(file, size)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         problem = err.problem or "malformed YAML"
