@@ -103,7 +103,7 @@ class Layer:
         return 0
 
     def flops(self) -> int:
-        """The wider operation count, per the conventions in docs/conventions.md."""
+        """The wider operation count (docs/conventions.md has the table)."""
         return 0
 
     def window(self) -> Window | None:
