@@ -5,9 +5,10 @@ import click
 from rich.table import Table
 
 from cnncli.analysis import analyze
-from cnncli.cli.common import load_graph, resolve_spec_path
+from cnncli.cli.common import load_graph
+from cnncli.errors import UsageError
 from cnncli.report import console
-from cnncli.zoo import zoo_specs
+from cnncli.zoo import find_zoo_spec, zoo_specs
 
 
 @click.group(invoke_without_command=True)
@@ -36,4 +37,7 @@ def zoo(ctx: click.Context) -> None:
 @click.argument("name")
 def show(name: str) -> None:
     """Print a zoo spec, to start a new spec from."""
-    click.echo(resolve_spec_path(name).read_text(encoding="utf-8"), nl=False)
+    path = find_zoo_spec(name)
+    if path is None:
+        raise UsageError(f"no zoo spec named '{name}'; the zoo has {', '.join(zoo_specs())}")
+    click.echo(path.read_text(encoding="utf-8"), nl=False)
