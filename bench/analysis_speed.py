@@ -49,7 +49,7 @@ def run(code: str) -> tuple[float, float]:
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", MEASURE, code], capture_output=True, text=True, check=True)
     wall = time.perf_counter() - start
-    line = next(l for l in done.stderr.splitlines() if l.startswith("@@"))
+    line = next(text for text in done.stderr.splitlines() if text.startswith("@@"))
     return wall, int(line.split()[2]) / 1024
 
 

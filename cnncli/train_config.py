@@ -55,9 +55,9 @@ class TrainConfig:
         return float(self.optimizer_args["lr"])
 
     def to_json(self) -> dict[str, Any]:
-        return {"epochs": self.epochs, "batch_size": self.batch_size, "optimizer": {self.optimizer: self.optimizer_args},
-                "schedule": {self.schedule: self.schedule_args}, "warmup": self.warmup, "seed": self.seed,
-                "val": self.val}
+        return {"epochs": self.epochs, "batch_size": self.batch_size,
+                "optimizer": {self.optimizer: self.optimizer_args}, "schedule": {self.schedule: self.schedule_args},
+                "warmup": self.warmup, "seed": self.seed, "val": self.val}
 
 
 def _choice(value: Any, table: dict[str, dict[str, Arg]], what: str, ctx: ArgContext) -> tuple[str, dict[str, Any]]:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import click
 
-from cnncli.report.columns import COMMAND_COLUMNS
 from cnncli.cli.common import CONVENTIONS, analyse, analysis_options, show_analysis, spec_argument
+from cnncli.report.columns import COMMAND_COLUMNS
 
 
 def human(n: float) -> str:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 from cnncli.cli.train_view import TrainingView, confusion_matrix, epoch_table
 from cnncli.data.fit import FitMode
 from cnncli.data.progress import Progress

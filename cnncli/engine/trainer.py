@@ -11,21 +11,21 @@ import math
 import signal
 import time
 from collections.abc import Iterator
-from itertools import islice
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from cnncli import __version__
+from cnncli.data import Dataset, iterate_batches
 from cnncli.engine.checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from cnncli.engine.kernels.loss import softmax_cross_entropy
 from cnncli.engine.network import Network
 from cnncli.engine.optim import OPTIMIZERS, Optimizer
 from cnncli.engine.schedule import Schedule
-from cnncli.data import Dataset, iterate_batches
 from cnncli.errors import UsageError
 from cnncli.train_config import TrainConfig
 

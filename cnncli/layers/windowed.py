@@ -56,8 +56,8 @@ class WindowedLayer(Layer):
     @property
     def pads_flat(self) -> tuple[int, int, int, int]:
         """(top, bottom, left, right), the form the engine's kernels take."""
-        (t, b), (l, r) = self.pads
-        return t, b, l, r
+        (top, bottom), (left, right) = self.pads
+        return top, bottom, left, right
 
     def window(self) -> Window:
         return Window(span=(effective_kernel(self.kernel[0], self.dilation[0]),
@@ -74,9 +74,9 @@ class WindowedLayer(Layer):
         notes = []
         _, h, w = self.in_shape
         if self.args["padding"] == "same":
-            (t, b), (l, r) = self.pads
-            notes.append(f"padding 'same' chose top {t}, bottom {b}, left {l}, right {r}"
-                         + (" (asymmetric, as TensorFlow pads)" if (t, l) != (b, r) else ""))
+            (top, bottom), (left, right) = self.pads
+            notes.append(f"padding 'same' chose top {top}, bottom {bottom}, left {left}, right {right}"
+                         + (" (asymmetric, as TensorFlow pads)" if (top, left) != (bottom, right) else ""))
         if not self.ceil_mode:
             lost = {axis: dropped(n, f, pad, s, d)
                     for axis, n, f, pad, s, d in zip(("row", "column"), (h, w), self.kernel, self.pads, self.stride,

@@ -5,7 +5,6 @@ import csv
 import io
 import json
 
-
 from cnncli.analysis import Analysis
 from cnncli.report.columns import Column
 from cnncli.report.text_table import render_table

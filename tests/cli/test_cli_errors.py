@@ -25,7 +25,8 @@ CASES = [
      "dense expects a flat input [features], got [6, 24, 24]; add '- flatten' before it"),
     (HEAD + "  - conv2d: {filters: 6, kernel: 3, name: a}\n  - conv2d: {filters: 8, kernel: 3, name: b}\n"
             "  - add: {inputs: [a, b]}\n", "layers[2].add", "'a' is [6, 26, 26] and 'b' is [8, 24, 24]"),
-    (HEAD + "  - conv2d: {filters: 6, kernel: 3, name: a}\n  - conv2d: {filters: 8, kernel: 1, name: b, inputs: input}\n"
+    (HEAD + "  - conv2d: {filters: 6, kernel: 3, name: a}\n"
+            "  - conv2d: {filters: 8, kernel: 1, name: b, inputs: input}\n"
             "  - concat: {inputs: [a, b]}\n", "layers[2].concat", "all but the channel size must agree"),
     (HEAD + "  - conv2d: {filters: 6, kernel: 3, name: a}\n  - add: {inputs: [a, later]}\n  - relu: {name: later}\n",
      "layers[1].add.inputs", "unknown input 'later'"),
@@ -45,7 +46,8 @@ CASES = [
     (HEAD + "  - dropout: 1.5\n", "layers[0].dropout.rate", "must be < 1"),
     (HEAD + "  - relu: 3\n", "layers[0].relu", "relu takes no main argument"),
     (HEAD + "  - maxpool: {kernel: 2, padding: 2}\n", "layers[0].maxpool.padding", "more than half the kernel"),
-    (HEAD + "  - conv2d: {filters: 6, kernel: 3, activation: relu7}\n", "activation", "unknown activation 'relu7'; did you mean 'relu"),
+    (HEAD + "  - conv2d: {filters: 6, kernel: 3, activation: relu7}\n", "activation",
+     "unknown activation 'relu7'; did you mean 'relu"),
     ("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"b{i}: &b{i} [{', '.join(['*' + ('a' if i == 1 else f'b{i - 1}')] * 10)}]\n" for i in range(1, 9))
      + "input: [1, 2, 2]\nlayers: *b8\n", ":1:", "alias bomb"),
