@@ -324,3 +324,27 @@ def test_zoo_layers_equal_torch_layers(torch_zoo: ModuleType, name: str) -> None
     for i, (mine, ref) in enumerate(zip(ours, theirs, strict=False)):
         assert mine == ref, f"layer {i} ({names[i]}): ours {mine} vs torch {ref}"
     assert len(ours) == len(theirs), f"{len(ours)} layers here, {len(theirs)} in torch"
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference: torchvision itself (skipped unless torchvision imports; it does not install beside
+# the torch 2.13 CPU build used in CI, so this runs where torch 2.14.1 + torchvision 0.29.1 are)
+# ---------------------------------------------------------------------------------------------
+TORCHVISION = {"alexnet": {}, "vgg16": {}, "resnet18": {}, "resnet50": {},
+               "googlenet": {"aux_logits": False, "init_weights": False}}
+FIGURE_KINDS = {"conv2d", "dense", "batchnorm", "maxpool", "avgpool", "adaptive_avgpool"}
+
+
+@pytest.mark.parametrize("name", sorted(TORCHVISION))
+def test_zoo_layers_equal_torchvision(name: str) -> None:
+    # Reference: torchvision.models.<name>(weights=None): totals, and every conv/linear/
+    # batch-norm/pool layer in execution order (torchvision calls some ReLUs as functions, so
+    # activations are left out of the order here).
+    models = pytest.importorskip("torchvision.models")
+    model = getattr(models, name)(weights=None, **TORCHVISION[name])
+    params = sum(p.numel() for p in model.parameters())
+    buffers = sum(b.numel() for n, b in model.named_buffers() if n.endswith(("running_mean", "running_var")))
+    theirs = [layer for layer in torch_layers(model, (3, 224, 224)) if layer.kind in FIGURE_KINDS]
+    ours = [layer for layer in our_layers(zoo(name)) if layer.kind in FIGURE_KINDS]
+    assert (params, buffers, sum(layer.macs for layer in theirs)) == DESIGN[name]
+    assert ours == theirs
