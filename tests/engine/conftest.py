@@ -1,7 +1,7 @@
 """Shared fixtures for the kernel tests (no package: tests/engine has no __init__.py)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest

@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnncli.engine.kernels.norm import (batchnorm_backward, batchnorm_eval_forward,
-                                        batchnorm_train_forward)
+from cnncli.engine.kernels.norm import batchnorm_backward, batchnorm_eval_forward, batchnorm_train_forward
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

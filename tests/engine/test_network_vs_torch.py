@@ -21,14 +21,14 @@ def torch_forward(graph, params, buffers, x, training):
         p = params.get(node.name, {})
         kind = layer.type_name
         if kind == "conv2d":
-            t, b, l, r = layer.pads_flat
-            y = F.conv2d(F.pad(inputs[0], (l, r, t, b)), p["weight"], p.get("bias"), layer.stride, 0,
+            top, bottom, left, right = layer.pads_flat
+            y = F.conv2d(F.pad(inputs[0], (left, right, top, bottom)), p["weight"], p.get("bias"), layer.stride, 0,
                          layer.dilation, layer.groups)
         elif kind in ("maxpool", "avgpool"):
-            (t, b), (l, r) = layer.pads
-            assert (t, l) == (b, r), "torch pools take symmetric padding only"
+            (top, bottom), (left, right) = layer.pads
+            assert (top, left) == (bottom, right), "torch pools take symmetric padding only"
             fn = F.max_pool2d if kind == "maxpool" else F.avg_pool2d
-            y = fn(inputs[0], layer.kernel, layer.stride, (t, l), ceil_mode=layer.ceil_mode)
+            y = fn(inputs[0], layer.kernel, layer.stride, (top, left), ceil_mode=layer.ceil_mode)
         elif kind == "global_avgpool":
             y = inputs[0].mean(dim=(2, 3), keepdim=True)
         elif kind == "global_maxpool":

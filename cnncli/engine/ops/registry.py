@@ -7,8 +7,14 @@ from cnncli.engine.ops.base import Op
 from cnncli.engine.ops.dense import DenseOp, FlattenOp
 from cnncli.engine.ops.norm import BatchNormOp, DropoutOp
 from cnncli.engine.ops.pointwise import AddOp, ConcatOp, activation_op
-from cnncli.engine.ops.spatial import (AdaptiveAvgPoolOp, AvgPoolOp, Conv2dOp, GlobalAvgPoolOp, GlobalMaxPoolOp,
-                                       MaxPoolOp)
+from cnncli.engine.ops.spatial import (
+    AdaptiveAvgPoolOp,
+    AvgPoolOp,
+    Conv2dOp,
+    GlobalAvgPoolOp,
+    GlobalMaxPoolOp,
+    MaxPoolOp,
+)
 from cnncli.layers.base import Layer
 from cnncli.layers.norm import Dropout
 from cnncli.layers.registry import ACTIVATIONS
