@@ -11,7 +11,7 @@ from cnncli.data import (
     apply_normalization,
     iterate_batches,
     load_data,
-    normalize,
+    normalize_in_place,
     split_validation,
 )
 from cnncli.data import dataset as dataset_module
@@ -81,6 +81,17 @@ def test_split_validation_is_deterministic_disjoint_and_ordered() -> None:
     assert order == sorted(order)
 
 
+def test_split_validation_in_place_gives_the_same_split_without_a_copy() -> None:
+    # Reference: the copying split (same seed); the in-place one reuses the input's memory.
+    copy_train, copy_val = split_validation(make(9000), 0.3, seed=4)
+    ds = make(9000)  # more rows than one move step (4096)
+    train, val = split_validation(ds, 0.3, seed=4, in_place=True)
+    np.testing.assert_array_equal(train.x, copy_train.x)
+    np.testing.assert_array_equal(train.y, copy_train.y)
+    np.testing.assert_array_equal(val.x, copy_val.x)
+    assert np.shares_memory(train.x, ds.x) and not np.shares_memory(val.x, ds.x)
+
+
 @pytest.mark.parametrize(
     ("fraction", "message"), [(0.0, "between 0 and 1"), (1.0, "between 0 and 1"), (0.01, "leaves 0")]
 )
@@ -89,21 +100,23 @@ def test_split_validation_rejects_bad_fractions(fraction: float, message: str) -
         split_validation(make(10), fraction, seed=0)
 
 
-def test_normalize_uses_train_statistics_per_channel() -> None:
+def test_normalize_in_place_uses_train_statistics_per_channel() -> None:
     rng = np.random.default_rng(1)
     x = np.stack([rng.normal(5, 2, (50, 4, 4)), rng.normal(-1, 0.5, (50, 4, 4)), np.full((50, 4, 4), 3.0)], axis=1)
     train = Dataset(x.astype(np.float32), np.zeros(50, np.int64), ["a"], "t")
     test = Dataset((x[:10] + 1).astype(np.float32), np.zeros(10, np.int64), ["a"], "t")
-    (n_train, n_none, n_test), mean, std = normalize(train, None, test)
-    assert n_none is None and n_train is not None and n_test is not None
+    original_test = test.x.copy()
+    mean, std = normalize_in_place(train, None, test)
+    n_train, n_test = train, test
     assert mean.dtype == std.dtype == np.float32 and mean.shape == (3,)
     np.testing.assert_allclose(mean, x.mean(axis=(0, 2, 3)), rtol=1e-5)
     np.testing.assert_allclose(std[:2], x.std(axis=(0, 2, 3))[:2], rtol=1e-5)
     assert std[2] == 1.0  # constant channel
     np.testing.assert_allclose(n_train.x.mean(axis=(0, 2, 3)), [0, 0, 0], atol=1e-5)
     np.testing.assert_allclose(n_train.x.std(axis=(0, 2, 3))[:2], [1, 1], rtol=1e-4)
-    np.testing.assert_allclose(n_test.x, (test.x - mean[:, None, None]) / std[:, None, None], rtol=1e-5)
-    np.testing.assert_array_equal(apply_normalization(test, mean, std).x, n_test.x)
+    np.testing.assert_allclose(n_test.x, (original_test - mean[:, None, None]) / std[:, None, None], rtol=1e-5)
+    unnormalised = Dataset(original_test, test.y, test.classes, test.source)
+    np.testing.assert_array_equal(apply_normalization(unnormalised, mean, std).x, n_test.x)
     with pytest.raises(UsageError, match="statistics are for 3 channels but the data has 1"):
         apply_normalization(make(), mean, std)
 
