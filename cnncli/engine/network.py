@@ -4,6 +4,9 @@ All parameters live in one contiguous float32 vector (`flat`) and each layer's t
 views into it; gradients likewise (`flat_grad`). Optimizers and checkpoints then work on two
 arrays, whatever the network. If the graph ends in softmax, `forward` returns the logits
 before it: training fuses softmax with the cross-entropy, and `predict_proba` applies it.
+The nodes run as `steps` (ops/fused.py): one op per node, except for chains such as
+conv -> relu -> maxpool, which run as one fused op (same results; batch norm's statistics
+to float32 round-off).
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import numpy as np
 from cnncli.engine.init import init_buffers, init_params
 from cnncli.engine.kernels.activation import softmax_forward
 from cnncli.engine.ops import make_op
+from cnncli.engine.ops.fused import FusedOp, plan_steps
 from cnncli.graph import Graph
 from cnncli.spec.expand import INPUT
 
@@ -19,16 +23,17 @@ from cnncli.spec.expand import INPUT
 class Network:
     """A graph made runnable: parameters, buffers, and one op per node."""
 
-    def __init__(self, graph: Graph, seed: int = 0) -> None:
+    def __init__(self, graph: Graph, seed: int = 0, fuse: bool = True) -> None:
+        """`fuse=False` runs every node as its own op (for tests and debugging)."""
         self.graph = graph
         init_rng = np.random.default_rng(seed)
         self.dropout_rng = np.random.default_rng([seed, 1])
         nodes = graph.nodes
         self.ends_in_softmax = nodes[-1].layer.type_name == "softmax"
         self.nodes = nodes[:-1] if self.ends_in_softmax and len(nodes) > 1 else nodes
-        self.ops = [make_op(node.layer, self.dropout_rng) for node in self.nodes]
-        for op in self.ops:
-            op.needs_input_grad = op.layer.inputs != [INPUT]
+        self.steps = plan_steps(self.nodes, [make_op(node.layer, self.dropout_rng) for node in self.nodes], fuse)
+        for step in self.steps:
+            step.op.needs_input_grad = step.inputs != [INPUT]
         fresh = [init_params(node.layer, init_rng) for node in self.nodes]
         total = sum(a.size for layer in fresh for a in layer.values())
         self.flat = np.zeros(total, np.float32)
@@ -50,38 +55,48 @@ class Network:
         self._last_use = self._last_uses()
 
     def _last_uses(self) -> dict[str, int]:
-        """For each activation, the index of the last node that reads it (to free it early)."""
+        """For each activation, the index of the last step that reads it (to free it early)."""
         last: dict[str, int] = {}
-        for i, node in enumerate(self.nodes):
-            for name in node.layer.inputs:
-                last[name] = i
+        for s, step in enumerate(self.steps):
+            for name in step.inputs:
+                last[name] = s
         return last
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         """Logits (the graph's output, before a final softmax) for a batch [N, C, H, W]."""
         values: dict[str, np.ndarray] = {INPUT: x}
-        for i, (node, op) in enumerate(zip(self.nodes, self.ops)):
-            inputs = [values[name] for name in node.layer.inputs]
-            values[node.name] = op.forward(inputs, self.params[i], self.buffers[i], training)
-            for name in node.layer.inputs:
-                if self._last_use[name] == i:
+        for s, step in enumerate(self.steps):
+            inputs = [values[name] for name in step.inputs]
+            if isinstance(step.op, FusedOp):
+                params, buffers = [self.params[i] for i in step.nodes], [self.buffers[i] for i in step.nodes]
+            else:
+                params, buffers = self.params[step.nodes[0]], self.buffers[step.nodes[0]]
+            values[step.output] = step.op.forward(inputs, params, buffers, training)
+            for name in step.inputs:
+                if self._last_use[name] == s:
                     del values[name]
         return values[self.nodes[-1].name]
 
     def backward(self, dlogits: np.ndarray) -> None:
         """Fill `flat_grad` from the loss gradient w.r.t. the logits (after a training forward)."""
         pending: dict[str, np.ndarray] = {self.nodes[-1].name: dlogits}
-        for i in range(len(self.nodes) - 1, -1, -1):
-            node, op = self.nodes[i], self.ops[i]
-            dy = pending.pop(node.name, None)
-            if dy is None:  # a node whose output does not reach the loss
-                for g in self.grads[i].values():
-                    g[...] = 0
+        for step in reversed(self.steps):
+            op = step.op
+            dy = pending.pop(step.output, None)
+            if dy is None:  # a step whose output does not reach the loss
+                for i in step.nodes:
+                    for g in self.grads[i].values():
+                        g[...] = 0
                 continue
-            dxs, dparams = op.backward(dy, self.params[i])
-            for name, g in dparams.items():
-                self.grads[i][name][...] = g
-            for name, dx in zip(node.layer.inputs, dxs):
+            if isinstance(op, FusedOp):
+                dxs, per_node = op.backward(dy, [self.params[i] for i in step.nodes])
+            else:
+                dxs, grads = op.backward(dy, self.params[step.nodes[0]])
+                per_node = [grads]
+            for i, grads in zip(step.nodes, per_node):
+                for name, g in grads.items():
+                    self.grads[i][name][...] = g
+            for name, dx in zip(step.inputs, dxs):
                 if name == INPUT or dx is None:
                     continue
                 if name in pending:

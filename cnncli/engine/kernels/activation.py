@@ -21,36 +21,50 @@ _BLOCK = 16384
 def _unary(x, y, op, slope):
     n = x.size
     for b in prange((n + _BLOCK - 1) // _BLOCK):
-        for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
-            v = x[i]
-            if op == 0:  # comparisons written so that NaN propagates, as in PyTorch
-                y[i] = 0.0 if v < 0 else v
-            elif op == 1:
-                y[i] = 0.0 if v < 0 else (6.0 if v > 6 else v)
-            elif op == 2:
-                y[i] = v * slope if v < 0 else v
-            elif op == 3:
-                y[i] = 1.0 / (1.0 + np.exp(-v)) if v >= 0 else np.exp(v) / (1.0 + np.exp(v))
-            else:
-                y[i] = np.tanh(v)
+        lo, hi = b * _BLOCK, min(n, (b + 1) * _BLOCK)
+        xb, yb = x[lo:hi], y[lo:hi]  # block views: non-negative indices, so the loops vectorise
+        if op == 0:  # comparisons written so that NaN propagates, as in PyTorch
+            for i in range(hi - lo):
+                v = xb[i]
+                yb[i] = 0.0 if v < 0 else v
+        elif op == 1:
+            for i in range(hi - lo):
+                v = xb[i]
+                yb[i] = 0.0 if v < 0 else (6.0 if v > 6 else v)
+        elif op == 2:
+            for i in range(hi - lo):
+                v = xb[i]
+                yb[i] = v * slope if v < 0 else v
+        elif op == 3:
+            for i in range(hi - lo):
+                v = xb[i]
+                yb[i] = 1.0 / (1.0 + np.exp(-v)) if v >= 0 else np.exp(v) / (1.0 + np.exp(v))
+        else:
+            for i in range(hi - lo):
+                yb[i] = np.tanh(xb[i])
 
 
 @njit(parallel=True, cache=True)
 def _grad(dy, z, dx, op, slope):
     n = dy.size
     for b in prange((n + _BLOCK - 1) // _BLOCK):
-        for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
-            g, v = dy[i], z[i]
-            if op == 0:
-                dx[i] = g if v > 0 else 0.0
-            elif op == 1:
-                dx[i] = g if 0 < v < 6 else 0.0
-            elif op == 2:
-                dx[i] = g if v > 0 else g * slope
-            elif op == 3:
-                dx[i] = g * v * (1.0 - v)
-            else:
-                dx[i] = g * (1.0 - v * v)
+        lo, hi = b * _BLOCK, min(n, (b + 1) * _BLOCK)
+        gb, zb, db = dy[lo:hi], z[lo:hi], dx[lo:hi]
+        if op == 0:
+            for i in range(hi - lo):
+                db[i] = gb[i] if zb[i] > 0 else 0.0
+        elif op == 1:
+            for i in range(hi - lo):
+                db[i] = gb[i] if 0 < zb[i] < 6 else 0.0
+        elif op == 2:
+            for i in range(hi - lo):
+                db[i] = gb[i] if zb[i] > 0 else gb[i] * slope
+        elif op == 3:
+            for i in range(hi - lo):
+                db[i] = gb[i] * zb[i] * (1.0 - zb[i])
+        else:
+            for i in range(hi - lo):
+                db[i] = gb[i] * (1.0 - zb[i] * zb[i])
 
 
 def _apply(x: np.ndarray, op: int, slope: float = 0.0) -> np.ndarray:
@@ -158,3 +172,21 @@ def softmax_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     shape3 = (y.shape[0], y.shape[1], -1)
     _softmax_grad(dy.reshape(shape3), y.reshape(shape3), dx.reshape(shape3))
     return dx
+
+
+@njit(parallel=True, cache=True)
+def _add_relu(a, b, y):
+    n = a.size
+    for blk in prange((n + _BLOCK - 1) // _BLOCK):
+        lo, hi = blk * _BLOCK, min(n, (blk + 1) * _BLOCK)
+        av, bv, yv = a[lo:hi], b[lo:hi], y[lo:hi]
+        for i in range(hi - lo):
+            v = av[i] + bv[i]
+            yv[i] = 0.0 if v < 0 else v
+
+
+def add_relu_forward(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """max(a + b, 0) in one pass (same shapes)."""
+    y = np.empty_like(a)
+    _add_relu(a.ravel(), b.ravel(), y.ravel())
+    return y

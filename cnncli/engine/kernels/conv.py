@@ -4,13 +4,17 @@ y[n, f, oh, ow] = b[f] + sum_{c, kh, kw} w[f, c, kh, kw] *
     x[n, g*Cg + c, oh*sh - top + kh*dh, ow*sw - left + kw*dw]   (zero padding)
 OH = (H + top + bottom - dh*(KH-1) - 1) // sh + 1, likewise OW.
 
-Two paths, chosen per call:
+Three paths, chosen per call:
+* conv_flat (float32, one group, no dilation, equal strides): zero-padded (and for stride > 1
+  phase-split) canvases and register-blocked FMA tiles, prange over samples; it also runs
+  conv -> relu (-> k x k max pooling) as one op (conv2d_relu_*) and gives batch norm
+  its statistics (conv2d_stats_forward, conv2d_bn_backward).
 * conv_gemm: im2col + single-threaded BLAS GEMM per chunk of samples, inside
   one prange (one GEMM per group on a row slice of the column block).
 * direct loop kernels (conv_direct) when each group has a single input
   channel (depthwise and similar), where GEMMs would be tiny.
 
-Both functions return new arrays; the per-thread im2col/GEMM workspace lives in
+All functions return new arrays; the per-thread im2col/GEMM workspace lives in
 the module pool (_common.scratch) and is reused between calls.
 """
 from __future__ import annotations
@@ -20,7 +24,9 @@ from numba import config
 
 from . import conv_direct
 from ._common import pair, quad, scratch
+from .conv_flat import BIAS, BN, BN_RELU, POOL, RELU
 from .conv_gemm import gemm_backward, gemm_forward
+from .conv_plan import NO_CODES, flat_conv_backward, flat_conv_forward, plan_for
 from .gemm import BLAS_TABLE
 
 _THREADS = config.NUMBA_NUM_THREADS  # workspace rows: one per possible Numba thread
@@ -67,6 +73,57 @@ def _workspace(n: int, rows: int, f: int, p: int, dtype: np.dtype) -> tuple[np.n
     return scratch("conv", (_THREADS, (rows + f) * spc * p), dtype), spc
 
 
+def flat_eligible(stride, dilation, groups: int, dtype: np.dtype = np.dtype(np.float32)) -> bool:
+    """Whether conv_flat runs this convolution (and so whether it can be fused): float32, one
+    group, no dilation, the same stride along H and W."""
+    sh, sw = pair(stride)
+    return sh == sw and pair(dilation) == (1, 1) and groups == 1 and np.dtype(dtype) == np.float32
+
+
+def conv2d_relu_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: tuple[int, int],
+                        pads: Pads, pool: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(y, codes): y = relu(conv2d(x, w) + b), then k x k max pooling with stride k when
+    pool = k > 0 (codes: the pooling choices, int8; see conv_flat). Requires flat_eligible."""
+    g = plan_for(x, w, pair(stride)[0], pads)
+    n, f = x.shape[0], w.shape[0]
+    if not pool:
+        y = np.empty((n, f, g.oh, g.ow), x.dtype)
+        flat_conv_forward(g, x, w, b, y, RELU)
+        return y, NO_CODES
+    shape = (n, f, g.oh // pool, g.ow // pool)
+    y, codes = np.empty(shape, x.dtype), np.empty(shape, np.int8)
+    flat_conv_forward(g, x, w, b, y, POOL, pool, codes)
+    return y, codes
+
+
+def conv2d_relu_backward(x: np.ndarray, w: np.ndarray, dy: np.ndarray, y: np.ndarray, codes: np.ndarray,
+                         stride: tuple[int, int], pads: Pads, pool: int = 0, need_dx: bool = True,
+                         need_db: bool = True) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """(dx or None, dw, db or None) of conv2d_relu_forward from dy = dL/dy; `y` is its output
+    (read without pooling), `codes` its pooling choices (read with)."""
+    g = plan_for(x, w, pair(stride)[0], pads)
+    if pool:
+        return flat_conv_backward(g, x, w, dy, POOL, need_dx, need_db, pool, codes=codes)
+    return flat_conv_backward(g, x, w, dy, RELU, need_dx, need_db, saved=y)
+
+
+def conv2d_stats_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: tuple[int, int],
+                         pads: Pads) -> tuple[np.ndarray, np.ndarray]:
+    """(y = conv2d(x, w) + b, sums [2, F] float64: per channel, sum of y and of y^2)."""
+    g = plan_for(x, w, pair(stride)[0], pads)
+    y = np.empty((x.shape[0], w.shape[0], g.oh, g.ow), x.dtype)
+    return y, flat_conv_forward(g, x, w, b, y, BN)
+
+
+def conv2d_bn_backward(x: np.ndarray, w: np.ndarray, dz: np.ndarray, z: np.ndarray, y: np.ndarray,
+                       coef: np.ndarray, stride: tuple[int, int], pads: Pads, relu: bool, need_dx: bool = True,
+                       need_db: bool = True) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """(dx or None, dw, db or None) of conv -> batch norm (-> relu), y the conv output, z the
+    block's output, dz its gradient, coef from norm.batchnorm_grad_coefficients."""
+    g = plan_for(x, w, pair(stride)[0], pads)
+    return flat_conv_backward(g, x, w, dz, BN_RELU if relu else BN, need_dx, need_db, saved=z, yconv=y, coef=coef)
+
+
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
                    stride: tuple[int, int], pads: Pads, dilation: tuple[int, int],
                    groups: int) -> np.ndarray:
@@ -77,8 +134,11 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
     (sh, sw), (pt, _, pl, _), (dh, dw), oh, ow = _geometry(x, w, stride, pads, dilation, groups)
     n, c = x.shape[:2]
     f, cg, kh, kw = w.shape
-    bias = np.zeros(f, x.dtype) if b is None else b
     y = np.empty((n, f, oh, ow), x.dtype)
+    if flat_eligible(stride, dilation, groups, x.dtype):
+        flat_conv_forward(plan_for(x, w, sh, pads), x, w, b, y, BIAS)
+        return y
+    bias = np.zeros(f, x.dtype) if b is None else b
     if _use_direct(c, groups):
         conv_direct.direct_forward(x, w, bias, y, sh, sw, pt, pl, dh, dw, groups)
         return y
@@ -90,19 +150,22 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
 
 def conv2d_backward(x: np.ndarray, w: np.ndarray, dy: np.ndarray,
                     stride: tuple[int, int], pads: Pads, dilation: tuple[int, int],
-                    groups: int, need_dx: bool = True
-                    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+                    groups: int, need_dx: bool = True, need_db: bool = True
+                    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """Gradients of conv2d_forward given dy = dL/dy [N, F, OH, OW].
 
     dw[f] = sum_n dy[n, f] (*) x[n] (correlation), db = dy.sum((0, 2, 3)),
     dx = transposed convolution of dy with w (None when need_dx is False).
-    Returns new arrays (dx, dw, db).
+    Returns new arrays (dx, dw, db); db is None when need_db is False (no bias) and the
+    flat path then skips it.
     """
     (sh, sw), (pt, _, pl, _), (dh, dw_), oh, ow = _geometry(x, w, stride, pads, dilation, groups)
     n, c = x.shape[:2]
     f, cg, kh, kw = w.shape
     if dy.shape != (n, f, oh, ow):
         raise ValueError(f"conv2d_backward: dy has shape {dy.shape}, expected {(n, f, oh, ow)}")
+    if flat_eligible(stride, dilation, groups, x.dtype):
+        return flat_conv_backward(plan_for(x, w, sh, pads), x, w, dy, BIAS, need_dx, need_db)
     if _use_direct(c, groups):
         return _direct_backward(x, w, dy, (sh, sw, pt, pl, dh, dw_), groups, need_dx)
     ws, spc = _workspace(n, c * kh * kw, f, oh * ow, x.dtype)

@@ -6,14 +6,14 @@ dlogits[n, k] = (softmax(z_n)[k] - [k == label_n]) / N.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def _xent(z, labels, dz, losses):
     n_, k_ = z.shape
     inv_n = 1.0 / n_
-    for n in prange(n_):
+    for n in range(n_):  # serial: a batch of logits is tiny next to one parallel region's cost
         m = z[n, 0]
         for k in range(1, k_):
             m = max(m, z[n, k])

@@ -13,7 +13,7 @@ All functions return new arrays.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import config, get_thread_id, njit, prange
 
 from ._common import FAST
 
@@ -57,16 +57,6 @@ def batchnorm_train_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
     return y, mean, invstd
 
 
-@njit(parallel=True, cache=True, fastmath=FAST)
-def _affine(x, scale, shift, y):
-    n_, c_, s_ = x.shape
-    for idx in prange(n_ * c_):
-        n, c = idx // c_, idx % c_
-        a, b = scale[c], shift[c]
-        for s in range(s_):
-            y[n, c, s] = x[n, c, s] * a + b
-
-
 def batchnorm_eval_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
                            running_mean: np.ndarray, running_var: np.ndarray,
                            eps: float) -> np.ndarray:
@@ -74,7 +64,7 @@ def batchnorm_eval_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
     scale = (gamma / np.sqrt(running_var.astype(np.float64) + eps)).astype(x.dtype)
     shift = (beta - running_mean * scale).astype(x.dtype)
     y = np.empty_like(x)
-    _affine(_as3d(x), scale, shift, _as3d(y))
+    _apply(_as3d(x), scale, shift, _as3d(y), False)
     return y
 
 
@@ -109,3 +99,75 @@ def batchnorm_backward(dy: np.ndarray, x: np.ndarray, gamma: np.ndarray, mean: n
     dgamma, dbeta = np.empty(c, x.dtype), np.empty(c, x.dtype)
     _bwd(_as3d(dy), _as3d(x), gamma, mean, invstd, _as3d(dx), dgamma, dbeta)
     return dx, dgamma, dbeta
+
+
+# -- batch norm after a convolution (ops/fused.py): statistics come from the conv's epilogue --
+# With M = N*H*W, S1 = sum y, S2 = sum y^2 (float64, per channel): mean = S1/M,
+# var = max(S2/M - mean^2, 0) (biased), invstd = 1/sqrt(var + eps); z = [relu](scale*y + shift)
+# with scale = gamma*invstd, shift = beta - mean*scale. Backward, g = dz (* (z > 0) with relu):
+# dbeta = sum g, dgamma = invstd * sum g*(y - mean), and dy = A*g + B + D*(y - mean) with
+# A = gamma*invstd, B = -A*dbeta/M, D = -A*invstd*dgamma/M (the formula in the module doc).
+
+
+@njit(parallel=True, cache=True, fastmath=FAST)
+def _apply(y, scale, shift, z, relu):
+    n_, c_, s_ = y.shape
+    for idx in prange(n_ * c_):
+        n, c = idx // c_, idx % c_
+        a, b = scale[c], shift[c]
+        src, dst = y[n, c], z[n, c]
+        if relu:
+            for s in range(s_):
+                v = src[s] * a + b
+                dst[s] = 0.0 if v < 0 else v
+        else:
+            for s in range(s_):
+                dst[s] = src[s] * a + b
+
+
+def batchnorm_apply(y: np.ndarray, scale: np.ndarray, shift: np.ndarray, relu: bool) -> np.ndarray:
+    """z = scale[c]*y + shift[c] over axis 1, then max(z, 0) if relu (NaN kept)."""
+    z = np.empty_like(y)
+    _apply(_as3d(y), scale.astype(y.dtype), shift.astype(y.dtype), _as3d(z), relu)
+    return z
+
+
+@njit(parallel=True, cache=True, fastmath=FAST)
+def _grad_sums(dz, z, y, mean, relu, out):
+    """out[t, c] += (sum g, sum g*(y - mean)) over the (n, c) planes of thread t, g as in the
+    block comment: float32 sums within a plane (vectorised), float64 across planes."""
+    n_, c_, s_ = y.shape
+    gf, kf, yf = dz.reshape(dz.size), z.reshape(z.size), y.reshape(y.size)
+    w = np.uint64(s_)
+    for idx in prange(n_ * c_):
+        t, c = get_thread_id(), idx % c_
+        o = np.uint64(idx * s_)
+        mu = mean[c]
+        sg, sgy = np.float32(0.0), np.float32(0.0)
+        if relu:
+            for i in range(w):
+                g = gf[o + i] if kf[o + i] > 0 else np.float32(0.0)
+                sg += g
+                sgy += g * (yf[o + i] - mu)
+        else:
+            for i in range(w):
+                sg += gf[o + i]
+                sgy += gf[o + i] * (yf[o + i] - mu)
+        out[t, c, 0] += sg
+        out[t, c, 1] += sgy
+
+
+def batchnorm_grad_coefficients(dz: np.ndarray, z: np.ndarray, y: np.ndarray, gamma: np.ndarray,
+                                mean: np.ndarray, invstd: np.ndarray, relu: bool
+                                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(coef [4, C] = (A, B, D, mean) as y's dtype, dgamma, dbeta) for the formulas above."""
+    c = y.shape[1]
+    parts = np.zeros((config.NUMBA_NUM_THREADS, c, 2), np.float64)
+    _grad_sums(_as3d(dz), _as3d(z), _as3d(y), mean.astype(y.dtype), relu, parts)
+    sums = parts.sum(axis=0)
+    count = y.size // c
+    inv = invstd.astype(np.float64)
+    dbeta, dgamma = sums[:, 0], sums[:, 1] * inv
+    a = gamma * inv
+    coef = np.stack([a, -a * dbeta / count, -a * inv * dgamma / count, mean]).astype(y.dtype)
+    return coef, dgamma.astype(y.dtype), dbeta.astype(y.dtype)

@@ -8,6 +8,15 @@ from cnncli.engine.ops.base import Arrays, Op
 from cnncli.layers.norm import BatchNorm, Dropout
 
 
+def update_running_stats(buffers: Arrays, mean: np.ndarray, var: np.ndarray, count: int, momentum: float) -> None:
+    """running = (1 − momentum) · running + momentum · batch, the variance unbiased (· n / (n − 1))."""
+    unbiased = var * count / max(count - 1, 1)
+    buffers["running_mean"] *= 1 - momentum
+    buffers["running_mean"] += momentum * mean
+    buffers["running_var"] *= 1 - momentum
+    buffers["running_var"] += (momentum * unbiased).astype(np.float32)
+
+
 class BatchNormOp(Op):
     """Training: batch statistics, and running stats updated as PyTorch does:
     running = (1 − momentum) · running + momentum · batch (unbiased variance: · n / (n − 1))."""
@@ -21,13 +30,8 @@ class BatchNormOp(Op):
             return norm.batchnorm_eval_forward(x, params["weight"], params["bias"], buffers["running_mean"],
                                                buffers["running_var"], eps)
         y, mean, invstd = norm.batchnorm_train_forward(x, params["weight"], params["bias"], eps)
-        count = x.size // x.shape[1]
-        var = 1.0 / (invstd.astype(np.float64) ** 2) - eps
-        unbiased = var * count / max(count - 1, 1)
-        buffers["running_mean"] *= 1 - momentum
-        buffers["running_mean"] += momentum * mean
-        buffers["running_var"] *= 1 - momentum
-        buffers["running_var"] += (momentum * unbiased).astype(np.float32)
+        update_running_stats(buffers, mean, 1.0 / (invstd.astype(np.float64) ** 2) - eps, x.size // x.shape[1],
+                             momentum)
         self._x, self._mean, self._invstd = x, mean, invstd
         return y
 

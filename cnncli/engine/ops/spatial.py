@@ -21,7 +21,8 @@ class Conv2dOp(Op):
     def backward(self, dy: np.ndarray, params: Arrays) -> tuple[list[np.ndarray], Arrays]:
         layer = self.layer
         dx, dw, db = conv.conv2d_backward(self._x, params["weight"], dy, layer.stride, layer.pads_flat,
-                                          layer.dilation, layer.groups, need_dx=self.needs_input_grad)
+                                          layer.dilation, layer.groups, need_dx=self.needs_input_grad,
+                                          need_db="bias" in params)
         grads = {"weight": dw}
         if "bias" in params:
             grads["bias"] = db

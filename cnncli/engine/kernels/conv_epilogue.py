@@ -1,0 +1,183 @@
+"""Epilogues and prologues of conv_flat: between the tiles' wide rows and the tensors.
+
+Forward epilogues write sample n from its wide output Y [F4, ld] (row oh of channel f at
+Y[f*ld + oh*Wq], columns >= OW are junk); backward prologues fill dY' in the same layout
+(the caller zeroes the block first, so the junk columns stay zero). Modes and their formulas:
+conv_flat's docstring. Rows are addressed with flat unsigned indices (canvas.copy_rows says
+why).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ._common import FAST
+
+BIAS, RELU, POOL, BN, BN_RELU = 0, 1, 2, 3, 4
+
+
+@njit(cache=True, fastmath=FAST)
+def rowsum(a: np.ndarray, o: int, n: int) -> float:
+    """sum(a[o:o + n]) in float64; one routine for every mode: the same order of additions."""
+    s, o = 0.0, np.uint64(o)
+    for i in range(np.uint64(n)):
+        s += a[o + i]
+    return s
+
+
+@njit(cache=True, fastmath=FAST)
+def store(yb: np.ndarray, ld: int, wq: int, n: int, bias: np.ndarray, y: np.ndarray, relu: bool,
+          stats: np.ndarray) -> None:
+    """y[n] = (relu of) Y + bias; if stats is [2, F], stats[0, f] += sum and stats[1, f] += sum
+    of squares of y[n, f] (float64)."""
+    f_, oh_, ow_ = y.shape[1], y.shape[2], y.shape[3]
+    yf = y.reshape(y.size)
+    w = np.uint64(ow_)
+    for f in range(f_):
+        bf = bias[f]
+        s1, s2 = 0.0, 0.0
+        for r in range(oh_):
+            s, d = np.uint64(f * ld + r * wq), np.uint64(((n * f_ + f) * oh_ + r) * ow_)
+            if relu:
+                for i in range(w):
+                    v = yb[s + i] + bf
+                    yf[d + i] = 0.0 if v < 0 else v
+            else:
+                for i in range(w):
+                    yf[d + i] = yb[s + i] + bf
+            if stats.shape[0] == 2:
+                for i in range(w):
+                    v = np.float64(yf[d + i])
+                    s1 += v
+                    s2 += v * v
+        if stats.shape[0] == 2:
+            stats[0, f] += s1
+            stats[1, f] += s2
+
+
+@njit(cache=True, fastmath=FAST)
+def pool2_row(top: np.ndarray, bot: np.ndarray, bf: float, dst: np.ndarray, cd: np.ndarray) -> None:
+    """One pooled row, k = 2, branch-free (it vectorises): the first maximum in scan order
+    wins, as in the general rule; with a NaN in the window the output is NaN and the code -1."""
+    zero = np.float32(0.0)
+    for pw in range(dst.size):
+        a, b = top[2 * pw] + bf, top[2 * pw + 1] + bf
+        c, d = bot[2 * pw] + bf, bot[2 * pw + 1] + bf
+        a = zero if a < zero else a
+        b = zero if b < zero else b
+        c = zero if c < zero else c
+        d = zero if d < zero else d
+        ab = a if a >= b else b
+        cd_ = c if c >= d else d
+        m = ab if ab >= cd_ else cd_
+        nan = (a != a) | (b != b) | (c != c) | (d != d)
+        v = a + b + c + d if nan else m
+        at = np.int8(2) if c == m else np.int8(3)
+        at = np.int8(1) if b == m else at
+        at = np.int8(0) if a == m else at
+        dst[pw] = v
+        cd[pw] = at if v > zero else np.int8(-1)
+
+
+@njit(cache=True, fastmath=FAST)
+def store_pool(yb: np.ndarray, ld: int, wq: int, k: int, n: int, bias: np.ndarray, y: np.ndarray,
+               codes: np.ndarray) -> None:
+    """y[n] = k x k max pooling (stride k) of max(Y + bias, 0), and codes[n] (conv_flat's doc).
+
+    Scan order i*k + j; v = max(a, 0) with NaN kept; a cell wins when no cell has yet, or
+    v > best, or v is NaN (the rule of pool._max_fwd). k = 2 runs branch-free (pool2_row).
+    """
+    ph_, pw_ = y.shape[2], y.shape[3]
+    for f in range(y.shape[1]):
+        bf = bias[f]
+        for ph in range(ph_):
+            s = f * ld + ph * k * wq
+            dst, cd = y[n, f, ph], codes[n, f, ph]
+            if k == 2:
+                pool2_row(yb[s:s + 2 * pw_], yb[s + wq:s + wq + 2 * pw_], bf, dst, cd)
+                continue
+            for pw in range(pw_):
+                best, at = -np.inf, -1
+                for a in range(k):
+                    for b in range(k):
+                        v = yb[s + a * wq + pw * k + b] + bf
+                        v = 0.0 if v < 0 else v
+                        if at < 0 or v > best or v != v:
+                            best, at = v, a * k + b
+                dst[pw] = best
+                cd[pw] = at if best > 0 else -1
+
+
+@njit(cache=True, fastmath=FAST)
+def unpool_row(g: np.ndarray, cd: np.ndarray, a: int, k: int, dst: np.ndarray) -> None:
+    """dst[pw*k + b] = g[pw] where the code of window pw names cell (a, b), else 0.
+
+    For k = 2 on an even-aligned row, each pair (dst[2pw], dst[2pw+1]) is written as one
+    64-bit word of selected bit patterns (little-endian): branch-free and vectorised."""
+    if k == 2 and dst.ctypes.data % 8 == 0:
+        bits, pairs = g.view(np.uint32), dst[:2 * g.size].view(np.uint64)
+        c0, c1, none = np.int8(2 * a), np.int8(2 * a + 1), np.uint64(0)
+        for pw in range(g.size):
+            v, code = np.uint64(bits[pw]), cd[pw]
+            lo = v if code == c0 else none
+            hi = v if code == c1 else none
+            pairs[pw] = lo | (hi << np.uint64(32))
+        return
+    zero = np.float32(0.0)
+    for pw in range(g.size):
+        for b in range(k):
+            dst[pw * k + b] = g[pw] if cd[pw] == a * k + b else zero
+
+
+@njit(cache=True, fastmath=FAST)
+def load_dy(dy: np.ndarray, saved: np.ndarray, yconv: np.ndarray, coef: np.ndarray, mode: int, n: int, oh_: int,
+            ow_: int, wq: int, ld: int, dyb: np.ndarray, base: int, db: np.ndarray) -> None:
+    """dY' of sample n into dyb (row f at base + f*ld; modes BIAS, RELU, BN, BN_RELU as in
+    conv_flat's doc), columns < OW of each row (the caller zeroed the rest); db[f] += the sum
+    of row f (skipped when db is empty)."""
+    f_ = dy.shape[1]
+    w = np.uint64(ow_)
+    gf, kf, yf = dy.reshape(dy.size), saved.reshape(saved.size), yconv.reshape(yconv.size)
+    for f in range(f_):
+        s = 0.0
+        if mode >= BN:
+            a, b, d_, mu = coef[0, f], coef[1, f], coef[2, f], coef[3, f]
+        for r in range(oh_):
+            o = np.uint64(base + f * ld + r * wq)
+            src = np.uint64(((n * f_ + f) * oh_ + r) * ow_)
+            if mode == RELU:
+                for i in range(w):
+                    dyb[o + i] = gf[src + i] if kf[src + i] > 0 else 0.0
+            elif mode == BN_RELU:
+                for i in range(w):
+                    g = gf[src + i] if kf[src + i] > 0 else 0.0
+                    dyb[o + i] = a * g + b + d_ * (yf[src + i] - mu)
+            elif mode == BN:
+                for i in range(w):
+                    dyb[o + i] = a * gf[src + i] + b + d_ * (yf[src + i] - mu)
+            else:
+                for i in range(w):
+                    dyb[o + i] = gf[src + i]
+            if db.size:
+                s += rowsum(dyb, o, ow_)
+        if db.size:
+            db[f] += s
+
+
+@njit(cache=True, fastmath=FAST)
+def load_dy_pool(dy: np.ndarray, codes: np.ndarray, k: int, n: int, oh_: int, ow_: int, wq: int, ld: int,
+                 dyb: np.ndarray, base: int, db: np.ndarray) -> None:
+    """load_dy for mode POOL: dy [N, F, PH, PW] is the pooled gradient; conv rows past PH*k
+    and columns past PW*k are left (zero)."""
+    f_, ph_ = dy.shape[1], dy.shape[2]
+    for f in range(f_):
+        s = 0.0
+        for r in range(oh_):
+            o = np.uint64(base + f * ld + r * wq)
+            ph = r // k
+            if ph < ph_:
+                unpool_row(dy[n, f, ph], codes[n, f, ph], r - ph * k, k, dyb[o:o + np.uint64(wq)])
+            if db.size:
+                s += rowsum(dyb, o, ow_)
+        if db.size:
+            db[f] += s

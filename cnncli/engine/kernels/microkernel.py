@@ -1,0 +1,191 @@
+"""Register-blocked convolution tiles, emitted as LLVM IR with explicit 8-float vectors.
+
+Numba cannot keep a block of accumulators in vector registers by itself, so these two
+tiles are written as intrinsics (LLVM IR via llvmlite): a loop whose body is straight-line
+vector FMAs (llvm.fma.v8f32; AVX2 + FMA on x86-64, plain vector code elsewhere). Arguments
+are raw addresses (int64, from `array.ctypes.data` + byte offsets) and element counts; the
+caller guarantees every address read or written is inside its buffers.
+
+    conv_tile(src, offs, K, w, ldw, dst, ldo)         4 rows x 24 columns, overwritten:
+        dst[f*ldo + j] = sum_{k<K} w[k*ldw + f] * src[offs[k] + j]     f < 4, j < 24
+    grad_tile(dy, ldy, src, offs, V, dw, ldw, M, dys, srcs)      4 x 3 sums, accumulated:
+        dw[f*ldw + t] += sum_{j < M} sum_{p < 8V} dy[j*dys + f*ldy + p] * src[j*srcs + offs[t] + p]
+        for f < 4, t < 3: over M samples laid out at strides dys and srcs.
+
+Both hold 12 accumulators (enough independent FMA chains to cover the FMA latency).
+conv_tile loads, per k, 3 vectors and 4 broadcast weights, two k per loop iteration (8%
+faster than one, measured); grad_tile loads 7 vectors per 12 FMAs (4 x 3 runs 1.2-1.5x
+faster than 4 x 2 on ResNet-20 shapes, measured) and sums each accumulator's 8 lanes in
+index order at the end. Summation order is fixed (k, or j, p by lanes), so results are
+deterministic.
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+ROWS, COLS, TAPS = 4, 24, 3  # conv_tile: ROWS x COLS outputs; grad_tile: ROWS x TAPS sums
+
+_F32 = ir.FloatType()
+_V8 = ir.VectorType(_F32, 8)
+_I64 = ir.IntType(64)
+_I32 = ir.IntType(32)
+
+
+def _fma(builder: ir.IRBuilder) -> ir.Function:
+    """llvm.fma.v8f32, declared once per module."""
+    name = "llvm.fma.v8f32"
+    if name in builder.module.globals:
+        return builder.module.globals[name]
+    return ir.Function(builder.module, ir.FunctionType(_V8, [_V8, _V8, _V8]), name)
+
+
+def _ptr(builder: ir.IRBuilder, address: ir.Value, kind: ir.Type) -> ir.Value:
+    return builder.inttoptr(address, kind.as_pointer())
+
+
+def _vload(builder: ir.IRBuilder, base: ir.Value, index: ir.Value) -> ir.Value:
+    return builder.load(builder.bitcast(builder.gep(base, [index]), _V8.as_pointer()), align=4)
+
+
+def _const(value: int) -> ir.Constant:
+    return ir.Constant(_I64, value)
+
+
+def _zeros(n: int) -> list:  # type: ignore[type-arg]
+    return [ir.Constant(_V8, [0.0] * 8)] * n
+
+
+def _loop(builder: ir.IRBuilder, count: ir.Value, init: list, body):  # type: ignore[no-untyped-def, type-arg]
+    """for i in range(count): accs = body(i, accs), accs starting at `init`; returns the final accs.
+
+    Builds the blocks and phi nodes; `body(builder, i, accs)` returns the updated accumulators
+    (and may itself contain loops)."""
+    before = builder.block
+    loop = builder.append_basic_block("tile_loop")
+    done = builder.append_basic_block("tile_done")
+    builder.cbranch(builder.icmp_signed(">", count, _const(0)), loop, done)
+    builder.position_at_end(loop)
+    i = builder.phi(_I64)
+    accs = [builder.phi(_V8) for _ in init]
+    i.add_incoming(_const(0), before)
+    for acc, start in zip(accs, init):
+        acc.add_incoming(start, before)
+    new = body(builder, i, accs)
+    i_next = builder.add(i, _const(1))
+    end = builder.block
+    i.add_incoming(i_next, end)
+    for acc, value in zip(accs, new):
+        acc.add_incoming(value, end)
+    builder.cbranch(builder.icmp_signed("<", i_next, count), loop, done)
+    builder.position_at_end(done)
+    out = []
+    for value, start in zip(new, init):
+        phi = builder.phi(_V8)
+        phi.add_incoming(start, before)
+        phi.add_incoming(value, end)
+        out.append(phi)
+    return out
+
+
+def _maybe(builder: ir.IRBuilder, cond: ir.Value, accs: list, body):  # type: ignore[no-untyped-def, type-arg]
+    """accs = body(accs) if cond else accs (a conditional block with phi nodes)."""
+    before = builder.block
+    then = builder.append_basic_block("tile_then")
+    after = builder.append_basic_block("tile_after")
+    builder.cbranch(cond, then, after)
+    builder.position_at_end(then)
+    new = body(builder, accs)
+    end = builder.block
+    builder.branch(after)
+    builder.position_at_end(after)
+    out = []
+    for old, value in zip(accs, new):
+        phi = builder.phi(_V8)
+        phi.add_incoming(old, before)
+        phi.add_incoming(value, end)
+        out.append(phi)
+    return out
+
+
+_SIG7 = types.void(*[types.int64] * 7)
+_SIG10 = types.void(*[types.int64] * 10)
+
+
+@intrinsic
+def conv_tile(typingctx, src, offs, kk, w, ldw, dst, ldo):  # type: ignore[no-untyped-def]
+    """See the module docstring (all arguments int64)."""
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        src_a, offs_a, kk_v, w_a, ldw_v, dst_a, ldo_v = args
+        src_p, offs_p = _ptr(builder, src_a, _F32), _ptr(builder, offs_a, _I64)
+        w_p, dst_p = _ptr(builder, w_a, _F32), _ptr(builder, dst_a, _F32)
+        fma = _fma(builder)
+        undef = ir.Constant(_V8, ir.Undefined)
+        splat = ir.Constant(ir.VectorType(_I32, 8), [0] * 8)
+        n_vec = COLS // 8
+
+        def body(b: ir.IRBuilder, k: ir.Value, accs: list) -> list:  # type: ignore[type-arg]
+            base = b.gep(src_p, [b.load(b.gep(offs_p, [k]))])
+            vecs = [_vload(b, base, _const(8 * j)) for j in range(n_vec)]
+            wrow = b.gep(w_p, [b.mul(k, ldw_v)])
+            new = []
+            for f in range(ROWS):
+                wf = b.load(b.gep(wrow, [_const(f)]))
+                wv = b.shuffle_vector(b.insert_element(undef, wf, ir.Constant(_I32, 0)), undef, splat)
+                new += [b.call(fma, [wv, vecs[j], accs[f * n_vec + j]]) for j in range(n_vec)]
+            return new
+
+        def pair(b: ir.IRBuilder, i: ir.Value, accs: list) -> list:  # type: ignore[type-arg]
+            k = b.mul(i, _const(2))  # two steps per iteration: less loop overhead per FMA
+            return body(b, b.add(k, _const(1)), body(b, k, accs))
+
+        result = _loop(builder, builder.ashr(kk_v, _const(1)), _zeros(ROWS * n_vec), pair)
+        odd = builder.icmp_signed("!=", builder.and_(kk_v, _const(1)), _const(0))
+        result = _maybe(builder, odd, result, lambda b, accs: body(b, b.sub(kk_v, _const(1)), accs))
+        for f in range(ROWS):
+            row = builder.gep(dst_p, [builder.mul(_const(f), ldo_v)])
+            for j in range(n_vec):
+                ptr = builder.bitcast(builder.gep(row, [_const(8 * j)]), _V8.as_pointer())
+                builder.store(result[f * n_vec + j], ptr, align=4)
+        return context.get_dummy_value()
+
+    return _SIG7, codegen
+
+
+@intrinsic
+def grad_tile(typingctx, dy, ldy, src, offs, nv, dw, ldw, m, dys, srcs):  # type: ignore[no-untyped-def]
+    """See the module docstring (all arguments int64)."""
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        dy_a, ldy_v, src_a, offs_a, nv_v, dw_a, ldw_v, m_v, dys_v, srcs_v = args
+        dy_p, src_p = _ptr(builder, dy_a, _F32), _ptr(builder, src_a, _F32)
+        offs_p, dw_p = _ptr(builder, offs_a, _I64), _ptr(builder, dw_a, _F32)
+        fma = _fma(builder)
+        shifts = [builder.load(builder.gep(offs_p, [_const(t)])) for t in range(TAPS)]
+
+        def sample(b: ir.IRBuilder, j: ir.Value, accs: list) -> list:  # type: ignore[type-arg]
+            base_dy = b.gep(dy_p, [b.mul(j, dys_v)])
+            base_src = b.gep(src_p, [b.mul(j, srcs_v)])
+            rows = [b.gep(base_dy, [b.mul(_const(f), ldy_v)]) for f in range(ROWS)]
+            taps = [b.gep(base_src, [shift]) for shift in shifts]
+
+            def step(b2: ir.IRBuilder, i: ir.Value, inner: list) -> list:  # type: ignore[type-arg]
+                p = b2.mul(i, _const(8))
+                d = [_vload(b2, row, p) for row in rows]
+                s = [_vload(b2, tap, p) for tap in taps]
+                return [b2.call(fma, [d[f], s[t], inner[f * TAPS + t]]) for f in range(ROWS) for t in range(TAPS)]
+
+            return _loop(b, nv_v, accs, step)
+
+        result = _loop(builder, m_v, _zeros(ROWS * TAPS), sample)
+        for f in range(ROWS):
+            for t in range(TAPS):
+                acc = result[f * TAPS + t]
+                total = builder.extract_element(acc, ir.Constant(_I32, 0))
+                for lane in range(1, 8):
+                    total = builder.fadd(total, builder.extract_element(acc, ir.Constant(_I32, lane)))
+                ptr = builder.gep(dw_p, [builder.add(builder.mul(_const(f), ldw_v), _const(t))])
+                builder.store(builder.fadd(builder.load(ptr), total), ptr)
+        return context.get_dummy_value()
+
+    return _SIG10, codegen

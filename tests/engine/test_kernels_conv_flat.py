@@ -1,0 +1,166 @@
+"""The canvas convolution path (kernels/conv_flat.py, canvas.py, conv_epilogue.py).
+
+References: torch.nn.functional.conv2d + autograd (asymmetric padding with F.pad) for the
+geometry cases (shared padding columns, phase-split strides, row blocks, padding wider than
+the kernel); our own unfused kernels (conv, relu, max pooling, batch norm) for the fused
+entry points; numpy for the batch-norm statistics.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnncli.engine.kernels import conv, norm
+from cnncli.engine.kernels.activation import relu_forward
+from cnncli.engine.kernels.pool import maxpool2d_forward
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+# N, C, H, W, F, KH, KW, stride, pads (top, bottom, left, right)
+CASES = [
+    (2, 3, 9, 8, 4, 3, 3, 1, (1, 1, 1, 1)),      # shared zero column between rows
+    (2, 3, 9, 8, 4, 3, 3, 1, (3, 0, 2, 3)),      # padding wider than kernel - 1: full canvas
+    (2, 2, 7, 11, 3, 2, 4, 1, (0, 1, 3, 0)),     # rectangular kernel, asymmetric padding
+    (3, 4, 10, 10, 5, 3, 3, 2, (1, 1, 1, 1)),    # phase-split canvas, no junk columns
+    (3, 4, 11, 9, 5, 3, 3, 2, (0, 2, 1, 0)),     # odd sizes with stride 2
+    (2, 4, 12, 12, 6, 1, 1, 2, (0, 0, 0, 0)),    # 1x1 stride 2: one phase of four
+    (2, 3, 13, 10, 4, 4, 2, 3, (2, 1, 0, 1)),    # stride 3
+    (2, 2, 1, 1, 3, 3, 3, 1, (1, 1, 1, 1)),      # a single pixel
+    (2, 64, 32, 32, 8, 3, 3, 1, (1, 1, 1, 1)),   # big column blocks: several row blocks a sample
+    (5, 1, 28, 28, 6, 5, 5, 1, (2, 2, 2, 2)),    # LeNet-5 conv1, two samples per task
+]
+
+
+def torch_grads(x, w, b, stride, pads, dy):
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    y = F.conv2d(F.pad(xt, (pads[2], pads[3], pads[0], pads[1])), wt, bt, stride)
+    y.backward(torch.tensor(dy))
+    return y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_geometry_matches_torch(randn, case):
+    # Reference: torch F.conv2d + autograd.
+    n, c, h, wd, f, kh, kw, s, pads = case
+    x, w, b = randn(n, c, h, wd), randn(f, c, kh, kw), randn(f)
+    assert conv.flat_eligible((s, s), (1, 1), 1)
+    y = conv.conv2d_forward(x, w, b, (s, s), pads, (1, 1), 1)
+    dy = randn(*y.shape)
+    got = (y,) + conv.conv2d_backward(x, w, dy, (s, s), pads, (1, 1), 1)
+    for ours, ref in zip(got, torch_grads(x, w, b, s, pads, dy)):
+        np.testing.assert_allclose(ours, ref, rtol=2e-4, atol=2e-4 * max(1.0, np.abs(ref).max()))
+
+
+def test_without_bias_gradient(randn):
+    # Reference: the same call with need_db=True (db skipped, everything else unchanged).
+    x, w = randn(3, 4, 8, 8), randn(5, 4, 3, 3)
+    dy = randn(3, 5, 8, 8)
+    args = ((1, 1), (1, 1, 1, 1), (1, 1), 1)
+    dx, dw, db = conv.conv2d_backward(x, w, dy, *args, need_db=False)
+    dx2, dw2, db2 = conv.conv2d_backward(x, w, dy, *args)
+    assert db is None and db2 is not None
+    np.testing.assert_array_equal(dx, dx2)
+    np.testing.assert_array_equal(dw, dw2)
+
+
+@pytest.mark.parametrize("shape,pool,stride", [((4, 3, 12, 12), 2, 1), ((3, 2, 11, 13), 3, 1),
+                                               ((2, 64, 32, 32), 2, 1), ((3, 3, 12, 12), 2, 2)])
+def test_conv_relu_pool_equals_the_unfused_kernels(randn, shape, pool, stride):
+    # Reference: conv2d_forward -> relu_forward -> maxpool2d_forward, bit for bit; ties and a NaN.
+    x = randn(*shape)
+    x[0, :, :4, :4] = 0.25
+    x[-1, 0, 5, 5] = np.nan
+    w, b = randn(6, shape[1], 3, 3), randn(6)
+    pads = (1, 1, 1, 1)
+    y, codes = conv.conv2d_relu_forward(x, w, b, (stride, stride), pads, pool)
+    a = relu_forward(conv.conv2d_forward(x, w, b, (stride, stride), pads, (1, 1), 1))
+    ref, arg = maxpool2d_forward(a, (pool, pool), (pool, pool), (0, 0, 0, 0),
+                                 (a.shape[2] // pool, a.shape[3] // pool))
+    np.testing.assert_array_equal(y, ref)
+    hw = arg % a.shape[3], arg // a.shape[3]
+    cell = (hw[1] % pool) * pool + hw[0] % pool
+    expected = np.where(np.take_along_axis(a.reshape(*a.shape[:2], -1), arg.reshape(*arg.shape[:2], -1), 2)
+                        .reshape(arg.shape) > 0, cell, -1)
+    np.testing.assert_array_equal(codes, expected)
+    # backward: the pooled gradient lands on the coded cells only
+    dy = randn(*y.shape)
+    dx, dw, db = conv.conv2d_relu_backward(x, w, dy, y, codes, (stride, stride), pads, pool)
+    da = np.zeros_like(a)
+    n_, c_, ph, pw = np.indices(y.shape)
+    keep = codes >= 0
+    da[n_[keep], c_[keep], (ph * pool + codes // pool)[keep], (pw * pool + codes % pool)[keep]] = dy[keep]
+    refs = conv.conv2d_backward(x, w, da, (stride, stride), pads, (1, 1), 1)
+    for ours, ref in zip((dx, dw, db), refs):
+        np.testing.assert_array_equal(ours, ref)
+
+
+def test_conv_relu_equals_the_unfused_kernels(randn):
+    # Reference: conv2d_forward -> relu_forward, and backward through relu then conv.
+    x, w, b = randn(3, 4, 9, 7), randn(5, 4, 3, 3), randn(5)
+    pads = (1, 1, 1, 1)
+    y, _ = conv.conv2d_relu_forward(x, w, b, (1, 1), pads)
+    a = conv.conv2d_forward(x, w, b, (1, 1), pads, (1, 1), 1)
+    np.testing.assert_array_equal(y, relu_forward(a))
+    dy = randn(*y.shape)
+    got = conv.conv2d_relu_backward(x, w, dy, y, np.empty((0, 0, 0, 0), np.int8), (1, 1), pads)
+    ref = conv.conv2d_backward(x, w, dy * (a > 0), (1, 1), pads, (1, 1), 1)
+    for ours, r in zip(got, ref):
+        np.testing.assert_array_equal(ours, r)
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_conv_batchnorm_equals_the_unfused_kernels(randn, relu):
+    # Reference: numpy sums for the statistics; batchnorm_backward (+ relu) then conv2d_backward.
+    x, w = randn(4, 3, 10, 10) * 2 + 1, randn(6, 3, 3, 3)
+    pads, stride = (1, 1, 1, 1), (2, 2)
+    y, sums = conv.conv2d_stats_forward(x, w, None, stride, pads)
+    np.testing.assert_array_equal(y, conv.conv2d_forward(x, w, None, stride, pads, (1, 1), 1))
+    y64 = y.astype(np.float64)
+    np.testing.assert_allclose(sums, [y64.sum(axis=(0, 2, 3)), (y64 ** 2).sum(axis=(0, 2, 3))], rtol=1e-10)
+    gamma, beta = randn(6), randn(6)
+    z_ref, mean, invstd = norm.batchnorm_train_forward(y, gamma, beta, 1e-5)
+    if relu:
+        z_ref = relu_forward(z_ref)
+    dz = randn(*y.shape)
+    coef, dgamma, dbeta = norm.batchnorm_grad_coefficients(dz, z_ref, y, gamma, mean, invstd, relu)
+    dx, dw, _ = conv.conv2d_bn_backward(x, w, dz, z_ref, y, coef, stride, pads, relu, need_db=False)
+    g = dz * (z_ref > 0) if relu else dz
+    dy_ref, dgamma_ref, dbeta_ref = norm.batchnorm_backward(g, y, gamma, mean, invstd)
+    dx_ref, dw_ref, _ = conv.conv2d_backward(x, w, dy_ref, stride, pads, (1, 1), 1)
+    for ours, ref in [(dgamma, dgamma_ref), (dbeta, dbeta_ref), (dx, dx_ref), (dw, dw_ref)]:
+        np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+    scale = gamma * invstd
+    z = norm.batchnorm_apply(y, scale, beta - mean * scale, relu)
+    np.testing.assert_allclose(z, z_ref, rtol=1e-5, atol=1e-5)
+
+
+def test_tiles_compute_their_formulas(rng):
+    # Reference: numpy (float64) on the formulas in microkernel.py's docstring.
+    from numba import njit
+
+    from cnncli.engine.kernels.microkernel import COLS, ROWS, TAPS, conv_tile, grad_tile
+
+    @njit
+    def tiles(src, offs, w, dst, dy, goffs, dw):
+        conv_tile(src.ctypes.data, offs.ctypes.data, offs.size, w.ctypes.data, w.shape[1], dst.ctypes.data,
+                  dst.shape[1])
+        grad_tile(dy.ctypes.data, dy.shape[2], src.ctypes.data, goffs.ctypes.data, 5, dw.ctypes.data, dw.shape[1],
+                  dy.shape[0], dy.shape[1] * dy.shape[2], 100)
+
+    src = rng.standard_normal(1000).astype(np.float32)
+    offs = rng.integers(0, 900, 37)
+    w = rng.standard_normal((37, ROWS + 2)).astype(np.float32)
+    dst = np.zeros((ROWS, COLS + 5), np.float32)
+    dy = rng.standard_normal((3, ROWS, 45)).astype(np.float32)  # 3 samples, 40 columns used
+    goffs = rng.integers(0, 550, TAPS)
+    dw = np.ones((ROWS, TAPS + 1), np.float32)
+    tiles(src, offs, w, dst, dy, goffs, dw)
+    s64, w64 = src.astype(np.float64), w.astype(np.float64)
+    ref = np.array([[sum(w64[k, f] * s64[offs[k] + j] for k in range(37)) for j in range(COLS)] for f in range(ROWS)])
+    np.testing.assert_allclose(dst[:, :COLS], ref, rtol=1e-5, atol=1e-4)
+    assert not dst[:, COLS:].any()
+    ref = 1 + np.array([[sum(dy[j, f, :40].astype(np.float64) @ s64[j * 100 + o:j * 100 + o + 40] for j in range(3))
+                         for o in goffs] for f in range(ROWS)])
+    np.testing.assert_allclose(dw[:, :TAPS], ref, rtol=1e-5, atol=1e-4)
+    assert (dw[:, TAPS:] == 1).all()
