@@ -50,8 +50,11 @@ DESIGN: dict[str, Figures] = {
     "resnet18": Figures(11_689_512, 9_600, 1_814_073_344),
     "resnet50": Figures(25_557_032, 53_120, 4_089_184_256),
     "googlenet": Figures(6_624_904, 14_560, 1_498_376_192),
+    # Not in DESIGN.md: CIFAR ResNet-20 with projection shortcuts, the benchmark workload of
+    # issue 4; its figures come from tests/reference/torch_zoo.py (checked below).
+    "resnet20_cifar": Figures(272_474, 1_568, 40_813_184),
 }
-N_CLASSES = {"lenet5": 10, "lenet5_relu": 10}  # the rest: 1000 (ImageNet)
+N_CLASSES = {"lenet5": 10, "lenet5_relu": 10, "resnet20_cifar": 10}  # the rest: 1000 (ImageNet)
 PRIMITIVES = {"conv2d", "batchnorm", "relu", "sigmoid", "softmax", "maxpool", "avgpool",
               "adaptive_avgpool", "global_avgpool", "flatten", "dropout", "dense", "add", "concat"}
 
@@ -118,8 +121,11 @@ def test_zoo_columns_sum_to_totals_and_end_in_the_classes(name: str) -> None:
 
 
 def test_zoo_merge_nodes_match_the_architectures() -> None:
-    # Reference: the papers / torchvision: 8 and 16 residual blocks, 9 inception modules.
+    # Reference: the papers / torchvision: 8 and 16 residual blocks, 9 inception modules;
+    # ResNet-20 (CIFAR): 9 blocks, three per stage.
     assert len(rows_of(zoo("resnet18"), "add")) == 8
+    assert [shape(r) for r in rows_of(zoo("resnet20_cifar"), "add")] == [
+        (16, 32, 32)] * 3 + [(32, 16, 16)] * 3 + [(64, 8, 8)] * 3
     assert len(rows_of(zoo("resnet50"), "add")) == 16
     assert len(rows_of(zoo("googlenet"), "concat")) == 9
     inception_3a = rows_of(zoo("googlenet"), "concat")[0]

@@ -25,7 +25,8 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["ZOO", "alexnet", "googlenet", "lenet5", "lenet5_relu", "resnet18", "resnet50", "vgg16"]
+__all__ = ["ZOO", "alexnet", "googlenet", "lenet5", "lenet5_relu", "resnet18", "resnet20_cifar", "resnet50",
+           "vgg16"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,6 +237,39 @@ def resnet50() -> nn.Module:
     return ResNet(Bottleneck, [3, 4, 6, 3])
 
 
+class CifarResNet(nn.Module):
+    """He et al. 2015, section 4.2: 3x3 conv (16), three stages of n basic blocks (16, 32, 64
+    channels), global average pooling, dense. Projection shortcuts (1x1 conv + batch norm,
+    option B) where the shape changes. Not in torchvision; specs/resnet20_cifar.yaml's reference."""
+
+    def __init__(self, n: int = 3, num_classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = conv3x3(3, 16)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.relu = nn.ReLU(inplace=True)
+        stages, inplanes = [], 16
+        for planes, stride in ((16, 1), (32, 2), (64, 2)):
+            downsample = None
+            if stride != 1 or inplanes != planes:
+                downsample = nn.Sequential(conv1x1(inplanes, planes, stride), nn.BatchNorm2d(planes))
+            blocks = [BasicBlock(inplanes, planes, stride, downsample)]
+            blocks += [BasicBlock(planes, planes) for _ in range(1, n)]
+            stages.append(nn.Sequential(*blocks))
+            inplanes = planes
+        self.stages = nn.Sequential(*stages)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(64, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stages(self.relu(self.bn1(self.conv1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def resnet20_cifar() -> nn.Module:
+    """ResNet-20 with option-B shortcuts: 272,474 params, 1,568 buffers, 40,813,184 MACs."""
+    return CifarResNet(3)
+
+
 # --------------------------------------------------------------------------------------------
 # GoogLeNet (torchvision.models.googlenet, aux_logits=False, transform_input=False)
 # --------------------------------------------------------------------------------------------
@@ -326,6 +360,7 @@ ZOO = {
     "alexnet": (alexnet, (3, 224, 224)),
     "vgg16": (vgg16, (3, 224, 224)),
     "resnet18": (resnet18, (3, 224, 224)),
+    "resnet20_cifar": (resnet20_cifar, (3, 32, 32)),
     "resnet50": (resnet50, (3, 224, 224)),
     "googlenet": (googlenet, (3, 224, 224)),
 }
