@@ -139,7 +139,7 @@ def test_tiles_compute_their_formulas(rng):
     # Reference: numpy (float64) on the formulas in microkernel.py's docstring.
     from numba import njit
 
-    from cnncli.engine.kernels.microkernel import COLS, ROWS, TAPS, conv_tile, grad_tile
+    from cnncli.engine.kernels.microkernel import COLS, LANES, ROWS, TAPS, conv_tile, grad_tile
 
     @njit
     def tiles(src, offs, w, dst, dy, goffs, dw):
@@ -152,7 +152,8 @@ def test_tiles_compute_their_formulas(rng):
     offs = rng.integers(0, 900, 37)
     w = rng.standard_normal((37, ROWS + 2)).astype(np.float32)
     dst = np.zeros((ROWS, COLS + 5), np.float32)
-    dy = rng.standard_normal((3, ROWS, 45)).astype(np.float32)  # 3 samples, 40 columns used
+    used = 5 * LANES  # 5 vectors per sample
+    dy = rng.standard_normal((3, ROWS, used + 5)).astype(np.float32)  # 3 samples
     goffs = rng.integers(0, 550, TAPS)
     dw = np.ones((ROWS, TAPS + 1), np.float32)
     tiles(src, offs, w, dst, dy, goffs, dw)
@@ -160,7 +161,7 @@ def test_tiles_compute_their_formulas(rng):
     ref = np.array([[sum(w64[k, f] * s64[offs[k] + j] for k in range(37)) for j in range(COLS)] for f in range(ROWS)])
     np.testing.assert_allclose(dst[:, :COLS], ref, rtol=1e-5, atol=1e-4)
     assert not dst[:, COLS:].any()
-    ref = 1 + np.array([[sum(dy[j, f, :40].astype(np.float64) @ s64[j * 100 + o:j * 100 + o + 40] for j in range(3))
+    ref = 1 + np.array([[sum(dy[j, f, :used].astype(np.float64) @ s64[j * 100 + o:j * 100 + o + used] for j in range(3))
                          for o in goffs] for f in range(ROWS)])
     np.testing.assert_allclose(dw[:, :TAPS], ref, rtol=1e-5, atol=1e-4)
     assert (dw[:, TAPS:] == 1).all()

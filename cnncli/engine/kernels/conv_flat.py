@@ -2,8 +2,8 @@
 
 A prange task builds the canvas of x[n] (canvas.py) in its thread's workspace (forward: one
 sample per task; backward: a few, see conv_plan); every output is then a sum of contiguous
-canvas runs, computed by the tiles of microkernel.py (4 filters x 24 outputs at a time, or
-4 x 3 weight gradients) with no im2col copy and no GEMM packing:
+canvas runs, computed by the tiles of microkernel.py (4 filters x COLS = 24 or 48 outputs at a
+time, or 4 x TAPS weight gradients) with no im2col copy and no GEMM packing:
     forward:  Y[f, p] = sum_k W[f, k] * cv[offs[k] + p]        k = (c, kh, kw), p < npad
     backward: dW[f, k] += sum_p dY'[f, p] * cv[offs[k] + p]     (per-thread partials)
               dcv_phase[c, q] = sum_{f, taps of the phase} W[f, c, kh, kw] * dY'[f, q - shift],
@@ -33,10 +33,10 @@ from numba import get_thread_id, njit, prange
 from ._common import FAST
 from .canvas import crop_canvas, fill_canvas, zero
 from .conv_epilogue import BIAS, BN, BN_RELU, POOL, RELU, load_dy, load_dy_pool, store, store_pool
-from .microkernel import COLS, ROWS, TAPS, conv_tile, grad_tile
+from .microkernel import COLS, LANES, ROWS, TAPS, conv_tile, grad_tile
 
-__all__ = ["BIAS", "BN", "BN_RELU", "POOL", "RELU", "COLS", "ROWS", "TAPS", "flat_backward", "flat_backward_pool",
-           "flat_forward", "flat_forward_pool"]
+__all__ = ["BIAS", "BN", "BN_RELU", "POOL", "RELU", "COLS", "LANES", "ROWS", "TAPS", "flat_backward",
+           "flat_backward_pool", "flat_forward", "flat_forward_pool"]
 
 _F4 = 4  # bytes per float32: the tiles take byte addresses
 
@@ -120,7 +120,7 @@ def _chunk_gradients(t: int, n0: int, m: int, ldy: int, dsize: int, x: np.ndarra
     for f in range(0, f4, ROWS):
         for k in range(0, k2, TAPS):
             grad_tile(dyb.ctypes.data + (f * ldy + margin) * _F4, ldy, cv.ctypes.data, offs.ctypes.data + k * 8,
-                      geo[NPAD] // 8, dwp[t].ctypes.data + (f * k2 + k) * _F4, k2, m, dsize, csize)
+                      geo[NPAD] // LANES, dwp[t].ctypes.data + (f * k2 + k) * _F4, k2, m, dsize, csize)
     if dx_rows.shape[0] == 0:
         return
     for ph in range(s * s):  # phases no tap reads get no gradient

@@ -14,7 +14,7 @@ from numba import config
 
 from ._common import quad, scratch
 from .canvas import tap_offset
-from .conv_flat import COLS, POOL, ROWS, TAPS, flat_backward, flat_backward_pool, flat_forward, flat_forward_pool
+from .conv_flat import COLS, LANES, POOL, ROWS, TAPS, flat_backward, flat_backward_pool, flat_forward, flat_forward_pool
 
 _THREADS = config.NUMBA_NUM_THREADS  # workspace rows: one per possible Numba thread
 _CHUNK_BYTES = 256 * 1024  # backward: canvases + dY' of the samples of one task, about L2 ...
@@ -147,7 +147,7 @@ def flat_conv_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray
     else:
         dx_w, dx_rows = np.zeros((0, c4), x.dtype), g.dx_rows[:0]
     csize, dsize = g.c * g.s * g.s * g.plane, f4 * g.ldy
-    spc = _samples_per_task(x.shape[0], (csize + dsize) * x.itemsize, g.npad // 8)
+    spc = _samples_per_task(x.shape[0], (csize + dsize) * x.itemsize, g.npad // LANES)
     cvs = scratch("flat_canvas", (_THREADS, spc * csize), x.dtype)
     dybs = scratch("flat_dy", (_THREADS, spc * dsize), x.dtype)
     dcvs = scratch("flat_dcanvas", (_THREADS, (c4 * g.s * g.s * g.plane) if need_dx else 0), x.dtype)
