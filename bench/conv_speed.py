@@ -1,24 +1,21 @@
-"""Side-by-side micro-benchmark: cnncli conv kernels vs PyTorch (2 threads).
+"""Side-by-side micro-benchmark: cnncli conv kernels vs PyTorch, per layer shape.
 
-Times forward + backward (dx, dw, db; dx skipped for the first layer of a net,
-as in training) for LeNet-5 and CIFAR ResNet-20 conv shapes, after warm-up,
-and prints medians. Run: ``python bench/conv_speed.py [--reps 30]``.
+Times forward + backward (dx, dw, db; dx skipped for the first layer of a net, as in
+training) for the LeNet-5 and CIFAR ResNet-20 conv shapes, each engine in its own worker
+process (bench/worker.py), alternating engines shape by shape; prints median times, GFLOP/s
+and the share of this machine's peak, taken as every thread running our register-blocked
+tile on data in L1 (the FMA throughput the kernels can reach). Run: ``python bench/conv_speed.py
+[--reps 30] [--threads 2]``; bench/train_speed.py prints the same table.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import statistics
-import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from cnncli.engine.kernels.conv import conv2d_backward, conv2d_forward  # noqa: E402
 
 # name, N, C, H, F, K, stride, pad, need_dx
 SHAPES: list[tuple[str, int, int, int, int, int, int, int, bool]] = [
@@ -32,7 +29,15 @@ SHAPES: list[tuple[str, int, int, int, int, int, int, int, bool]] = [
     ("resnet 32->32 16x16", 64, 32, 16, 32, 3, 1, 1, True),
     ("resnet 32->64 s2", 64, 32, 16, 64, 3, 2, 1, True),
     ("resnet 64->64 8x8", 64, 64, 8, 64, 3, 1, 1, True),
+    ("resnet 1x1 16->32 s2", 64, 16, 32, 32, 1, 2, 0, True),
 ]
+
+
+def flops(shape: tuple[str, int, int, int, int, int, int, int, bool]) -> float:
+    """Forward + backward FLOPs (2 per multiply-add; dx only when needed)."""
+    _, n, c, h, f, k, s, p, need_dx = shape
+    oh = (h + 2 * p - k) // s + 1
+    return 2.0 * n * f * oh * oh * c * k * k * (3 if need_dx else 2)
 
 
 def median_ms(fn: Callable[[], object], reps: int, warmup: int = 5) -> float:
@@ -47,53 +52,106 @@ def median_ms(fn: Callable[[], object], reps: int, warmup: int = 5) -> float:
     return statistics.median(times) * 1e3
 
 
-def make_case(rng: np.random.Generator, n: int, c: int, h: int, f: int, k: int, s: int
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Random x, w and zero b for one layer shape."""
+def _case(index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    _, n, c, h, f, k, _, _, _ = SHAPES[index]
+    rng = np.random.default_rng(index)
     x = rng.standard_normal((n, c, h, h), dtype=np.float32)
     w = rng.standard_normal((f, c, k, k), dtype=np.float32) * 0.1
     return x, w, np.zeros(f, np.float32)
 
 
-def time_ours(reps: int) -> list[float]:
-    """Median ms of our forward + backward per shape."""
-    rng, out = np.random.default_rng(0), []
-    for _, n, c, h, f, k, s, p, need_dx in SHAPES:
-        x, w, b = make_case(rng, n, c, h, f, k, s)
+def time_shape(engine: str, index: int, reps: int) -> float:
+    """Median ms of one forward + backward of SHAPES[index] in `engine` (call in its worker)."""
+    s, p, need_dx = SHAPES[index][6], SHAPES[index][7], SHAPES[index][8]
+    x, w, b = _case(index)
+    if engine == "ours":
+        from cnncli.engine.kernels.conv import conv2d_backward, conv2d_forward
+
         args = ((s, s), (p, p, p, p), (1, 1), 1)
         dy = np.ones_like(conv2d_forward(x, w, b, *args))
-        out.append(median_ms(lambda: (conv2d_forward(x, w, b, *args),
-                                      conv2d_backward(x, w, dy, *args, need_dx=need_dx)), reps))
-    return out
+        return median_ms(lambda: (conv2d_forward(x, w, b, *args),
+                                  conv2d_backward(x, w, dy, *args, need_dx=need_dx)), reps)
+    import torch
+    import torch.nn.functional as F
+
+    xt = torch.tensor(x, requires_grad=need_dx)
+    wt, bt = torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)
+    dyt = torch.ones_like(F.conv2d(xt, wt, bt, s, p))
+    return median_ms(lambda: F.conv2d(xt, wt, bt, s, p).backward(dyt), reps)
 
 
-def time_torch(reps: int) -> list[float]:
-    """Median ms of torch.nn.functional.conv2d forward + autograd backward per shape."""
-    torch.set_num_threads(2)
-    rng, out = np.random.default_rng(0), []
-    for _, n, c, h, f, k, s, p, need_dx in SHAPES:
-        x, w, b = make_case(rng, n, c, h, f, k, s)
-        xt = torch.tensor(x, requires_grad=need_dx)
-        wt, bt = torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)
-        dyt = torch.ones_like(F.conv2d(xt, wt, bt, s, p))
-        out.append(median_ms(lambda: F.conv2d(xt, wt, bt, s, p).backward(dyt), reps))
-    return out
+def fma_peak(taps: int = 4096, reps: int = 9) -> float:
+    """GFLOP/s of our conv tile with its data in L1 (every tap reads the same run), one tile
+    loop per Numba thread, all threads at once: the FMA throughput the tiles can reach here."""
+    from numba import config, njit, prange
+
+    from cnncli.engine.kernels.microkernel import COLS, ROWS, conv_tile
+
+    @njit(parallel=True)
+    def run(src: np.ndarray, offs: np.ndarray, w: np.ndarray, dst: np.ndarray, loops: int) -> None:
+        for t in prange(dst.shape[0]):
+            for _ in range(loops):
+                conv_tile(src[t].ctypes.data, offs.ctypes.data, offs.size, w.ctypes.data, ROWS, dst[t].ctypes.data,
+                          COLS)
+
+    threads, loops = config.NUMBA_NUM_THREADS, 200
+    src = np.ones((threads, COLS), np.float32)
+    offs = np.zeros(taps, np.int64)
+    w = np.full((taps, ROWS), 1e-3, np.float32)
+    dst = np.empty((threads, ROWS * COLS), np.float32)
+    ms = median_ms(lambda: run(src, offs, w, dst, loops), reps, warmup=2)
+    return 2.0 * taps * ROWS * COLS * loops * threads / ms / 1e6
 
 
-def run(reps: int) -> None:
-    # All of ours first: torch's OpenMP workers keep spinning after its calls and
-    # would steal a core from our kernels if the two were interleaved.
-    ours, theirs = time_ours(reps), time_torch(reps)
-    print(f"{'shape':<22}{'ours ms':>9}{'torch ms':>10}{'ratio':>8}{'GFLOP/s':>9}")
-    for (name, n, c, h, f, k, s, p, need_dx), t_ours, t_torch in zip(SHAPES, ours, theirs):
-        oh = (h + 2 * p - k) // s + 1
-        flops = 2.0 * n * f * oh * oh * c * k * k * (3 if need_dx else 2)
-        print(f"{name:<22}{t_ours:>9.3f}{t_torch:>10.3f}{t_torch / t_ours:>7.2f}x"
-              f"{flops / t_ours / 1e6:>9.1f}")
-    print("ratio = torch time / our time (>1: we are faster); medians after warm-up")
+def nominal_peak(threads: int) -> float | None:
+    """threads x reported clock x 2 FMA units x 2 FLOP x the tiles' vector lanes (8: AVX2, 16:
+    AVX-512), if the clock is known; boost clocks can exceed it."""
+    from cnncli.engine.kernels.microkernel import LANES
+
+    try:
+        with open("/proc/cpuinfo") as info:
+            mhz = next(float(line.split(":")[1]) for line in info if line.startswith("cpu MHz"))
+    except (OSError, StopIteration, ValueError):
+        return None
+    return threads * mhz * 4 * LANES / 1e3
+
+
+def conv_table(ours, theirs, reps: int) -> list[str]:  # type: ignore[no-untyped-def]
+    """Lines of the conv table; ours/theirs are bench.worker.Worker handles."""
+    peak = ours.ask(op="peak")["gflops"]
+    lines = [f"{'conv fwd+bwd':<22}{'ours ms':>9}{'torch ms':>10}{'ratio':>8}{'GFLOP/s':>9}{'% peak':>8}"
+             f"{'torch GF/s':>11}"]
+    for i, shape in enumerate(SHAPES):
+        pair = [ours, theirs] if i % 2 == 0 else [theirs, ours]
+        ms = {}
+        for worker in pair:
+            time.sleep(0.05)  # let the other worker's threads go to sleep
+            ms[worker.engine] = worker.ask(op="conv", shape=i, reps=reps)["ms"]
+        rate = flops(shape) / ms["ours"] / 1e6
+        lines.append(f"{shape[0]:<22}{ms['ours']:>9.3f}{ms['torch']:>10.3f}{ms['torch'] / ms['ours']:>7.2f}x"
+                     f"{rate:>9.1f}{100 * rate / peak:>7.0f}%{flops(shape) / ms['torch'] / 1e6:>11.1f}")
+    nominal = nominal_peak(int(os.environ.get("NUMBA_NUM_THREADS", "2")))
+    lines.append(f"ratio = torch time / our time (>1: we are faster); medians of {reps} after warm-up; "
+                 f"peak = {peak:.0f} GFLOP/s measured (our tile on L1-resident data, every thread)"
+                 + (f", {nominal:.0f} nominal at the reported clock" if nominal else ""))
+    return lines
+
+
+def main() -> None:
+    from worker import Worker
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    os.environ["NUMBA_NUM_THREADS"] = str(args.threads)
+    ours, theirs = Worker("ours", args.threads), Worker("torch", args.threads)
+    try:
+        print("\n".join(conv_table(ours, theirs, args.reps)))
+    finally:
+        ours.close()
+        theirs.close()
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--reps", type=int, default=30)
-    run(ap.parse_args().reps)
+    main()

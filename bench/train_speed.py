@@ -1,0 +1,209 @@
+"""Training speed, our engine vs PyTorch, side by side on this machine (issue 4).
+
+    python bench/train_speed.py            # everything: about 3 minutes
+    python bench/train_speed.py --quick    # fewer repeats, LeNet-only start-up probes: ~1 minute
+Options: --threads N (default 2: both engines), --reps R (timed blocks per engine and
+workload), --seconds S (length of one block), --skip-conv, --skip-startup, --skip-memory.
+
+Each engine runs in its own worker process (bench/worker.py) with the same thread count; for
+every workload both build the same network, optimizer and synthetic data (bench/workloads.py),
+warm up, then time blocks of the same number of training steps, alternating which engine goes
+first and pausing between blocks. The table gives the median images/s of each engine and the
+median of the per-repeat ratios (ours / PyTorch: > 1 means we are faster). Then:
+* a conv forward+backward micro-benchmark per layer shape (bench/conv_speed.py), GFLOP/s;
+* start-up: a fresh process training one batch with an empty Numba cache (first run: JIT
+  compilation) and again with the cache filled (later runs), wall time to the first batch;
+* peak memory (max RSS) of a process training LeNet-5 for one epoch as `cnn train lenet5_relu
+  --data mnist` does (data preparation included) when MNIST is in cnncli's data cache
+  (CNNCLI_DATA), else on an MNIST-sized synthetic set.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from worker import Worker, thread_env  # noqa: E402
+from workloads import WORKLOADS  # noqa: E402
+
+TARGETS = {"LeNet-5 b64": 1.5, "LeNet-5 b256": 1.5, "ResNet-20 b64": 1.0}
+
+
+def machine() -> str:
+    model = platform.processor() or "cpu"
+    try:
+        with open("/proc/cpuinfo") as info:
+            model = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import numba
+    import numpy
+
+    from cnncli.engine.kernels.microkernel import LANES
+
+    return (f"{model}, {os.cpu_count()} logical CPUs, our tiles {LANES}-float vectors "
+            f"({'AVX-512' if LANES == 16 else 'AVX2'}); Python {platform.python_version()}, numpy {numpy.__version__}, "
+            f"numba {numba.__version__}")
+
+
+def speed_table(ours: Worker, theirs: Worker, labels: list[str], reps: int, seconds: float) -> list[str]:
+    """Interleaved timing of every workload; returns the table's lines."""
+    lines = [f"{'workload':<16}{'ours img/s':>12}{'PyTorch img/s':>15}{'ratio':>8}{'target':>8}  steps x reps"]
+    print(lines[0], flush=True)
+    for label in labels:
+        batch = WORKLOADS[label][1]
+        for worker in (ours, theirs):
+            worker.ask(op="load", workload=label)
+        probe = ours.ask(op="time", steps=2)["seconds"] / 2
+        steps = max(2, round(seconds / probe))
+        rates: dict[str, list[float]] = {"ours": [], "torch": []}
+        for rep in range(reps):
+            for worker in ([ours, theirs] if rep % 2 == 0 else [theirs, ours]):
+                time.sleep(0.1)  # the other worker's threads stop spinning
+                answer = worker.ask(op="time", steps=steps)
+                if answer["loss"] != answer["loss"]:
+                    raise RuntimeError(f"{label}: {worker.engine} diverged (loss NaN)")
+                rates[worker.engine].append(steps * batch / answer["seconds"])
+        ratio = statistics.median(a / b for a, b in zip(rates["ours"], rates["torch"]))
+        target = TARGETS[label]
+        lines.append(f"{label:<16}{statistics.median(rates['ours']):>12,.0f}{statistics.median(rates['torch']):>15,.0f}"
+                     f"{ratio:>7.2f}x{target:>7.1f}x  {'met' if ratio >= target else 'NOT met':<8}{steps} x {reps}")
+        print(lines[-1], flush=True)
+    return lines
+
+
+# -- start-up and memory probes: each runs in a fresh process (this file, with a flag) ---------
+def first_batch(spec: str, batch: int) -> None:
+    """Child: build the workload and train two batches; print the phases' times as JSON."""
+    started = time.perf_counter()
+    import workloads
+
+    import cnncli.engine.trainer  # noqa: F401
+    imported = time.perf_counter()
+    step = workloads.build_ours(spec, batch)
+    built = time.perf_counter()
+    step()
+    first = time.perf_counter()
+    step()
+    second = time.perf_counter()
+    print(json.dumps({"imports": imported - started, "build": built - imported, "first": first - built,
+                      "second": second - first}))
+
+
+def memory(epochs: int) -> None:
+    """Child: train LeNet-5 (batch 64) as `cnn train lenet5_relu --data mnist` does, data
+    preparation included, when MNIST is in cnncli's data cache; else on 60,000 + 10,000
+    synthetic MNIST-shaped images. Print the max RSS."""
+    import resource
+
+    import numpy as np
+    import workloads
+
+    from cnncli.data import Dataset, cache_root
+    from cnncli.data.sources import BUILTINS
+    from cnncli.engine.network import Network
+    from cnncli.engine.trainer import Trainer
+    from cnncli.graph import build_graph
+    from cnncli.spec import load_spec
+    from cnncli.train_config import load_train_config
+    from cnncli.training_setup import prepare_training_data
+
+    class Quiet:
+        def epoch_start(self, *args: object) -> None: ...
+        def batch_end(self, *args: object) -> None: ...
+        def epoch_end(self, *args: object) -> None: ...
+
+    graph = build_graph(load_spec(workloads.spec_path("lenet5_relu")))
+    if all((cache_root() / "mnist" / name).exists() for name in BUILTINS["mnist"].files):
+        prepared = prepare_training_data(graph, "mnist", 0.1, 0, "error")
+        sets, source = [prepared.train, prepared.val], "MNIST from the cache, data preparation included"
+    else:
+        rng = np.random.default_rng(0)
+        sets = [Dataset(rng.standard_normal((n, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, n),
+                        list("0123456789"), "synthetic") for n in (60_000, 10_000)]
+        source = "60,000 + 10,000 synthetic images (MNIST is not in the data cache)"
+    kind, args = workloads.optimizer_of("lenet5_relu")
+    config = load_train_config({"epochs": epochs, "batch_size": 64, "optimizer": {kind: args}}, "lenet5_relu.yaml", {})
+    with tempfile.TemporaryDirectory() as out:
+        Trainer(Network(graph), config, sets[0], sets[1], Path(out), {}, Quiet()).fit()
+    print(json.dumps({"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "source": source}))
+
+
+def _child(args: list[str], env: dict[str, str]) -> tuple[float, dict[str, float]]:
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, __file__, *args], env=env, capture_output=True, text=True, check=True)
+    return time.perf_counter() - started, json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def startup_lines(specs: list[tuple[str, int]], threads: int) -> list[str]:
+    lines = []
+    for spec, batch in specs:
+        with tempfile.TemporaryDirectory() as cache:
+            env = {**thread_env(threads), "NUMBA_CACHE_DIR": cache}
+            cold_wall, cold = _child(["--first-batch", spec, str(batch)], env)
+            warm_wall, warm = _child(["--first-batch", spec, str(batch)], env)
+        jit = cold["first"] - warm["first"]
+        lines.append(f"{spec} b{batch}: first run (empty Numba cache) {cold_wall:.1f} s to the first batch "
+                     f"(JIT ~{jit:.1f} s); cached {warm_wall:.2f} s (imports {warm['imports']:.2f} s, "
+                     f"first batch {warm['first']:.2f} s)")
+        print(lines[-1], flush=True)
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="3 repeats, shorter blocks, LeNet-only start-up probe")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--reps", type=int, help="timed blocks per engine and workload [7; quick 3]")
+    ap.add_argument("--seconds", type=float, help="length of one timed block [1.0; quick 0.5]")
+    ap.add_argument("--only", help="comma-separated workload labels, e.g. 'LeNet-5 b64'")
+    ap.add_argument("--skip-conv", action="store_true")
+    ap.add_argument("--skip-startup", action="store_true")
+    ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--first-batch", nargs=2, metavar=("SPEC", "BATCH"), help=argparse.SUPPRESS)
+    ap.add_argument("--memory", type=int, metavar="EPOCHS", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.first_batch:
+        return first_batch(args.first_batch[0], int(args.first_batch[1]))
+    if args.memory:
+        return memory(args.memory)
+
+    import torch
+
+    reps = args.reps or (3 if args.quick else 7)
+    seconds = args.seconds or (0.5 if args.quick else 1.0)
+    labels = args.only.split(",") if args.only else list(WORKLOADS)
+    os.environ["NUMBA_NUM_THREADS"] = str(args.threads)
+    print(f"{machine()}; PyTorch {torch.__version__}; {args.threads} threads per engine")
+    ours, theirs = Worker("ours", args.threads), Worker("torch", args.threads)
+    try:
+        speed_table(ours, theirs, labels, reps, seconds)
+        if not args.skip_conv:
+            from conv_speed import conv_table
+
+            print("\n" + "\n".join(conv_table(ours, theirs, 10 if args.quick else 25)), flush=True)
+    finally:
+        ours.close()
+        theirs.close()
+    if not args.skip_startup:
+        print()
+        probes = [("lenet5_relu", 64)] + ([] if args.quick else [("resnet20_cifar", 64)])
+        startup_lines(probes, args.threads)
+    if not args.skip_memory:
+        wall, answer = _child(["--memory", "1"], thread_env(args.threads))
+        print(f"peak memory training LeNet-5 (b64, one epoch; {answer['source']}): "
+              f"{answer['max_rss_mb']:.0f} MB max RSS ({wall:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
