@@ -165,3 +165,26 @@ def test_tiles_compute_their_formulas(rng):
                          for o in goffs] for f in range(ROWS)])
     np.testing.assert_allclose(dw[:, :TAPS], ref, rtol=1e-5, atol=1e-4)
     assert (dw[:, TAPS:] == 1).all()
+
+
+def test_the_8_float_tiles_too(tmp_path):
+    # Reference: this file's tests (torch, numpy, the unfused kernels), rerun in a process
+    # whose Numba target is an AVX2 CPU (Haswell): on an AVX-512 machine the suite otherwise
+    # runs only the 16-float tiles. Its own Numba cache: kernels compiled for the other target
+    # must not be shared.
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    from cnncli.engine.kernels.microkernel import LANES
+
+    if LANES == 8 or platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("the 8-float tiles are the ones this machine runs")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "NUMBA_CPU_NAME": "haswell",
+           "NUMBA_CPU_FEATURES": "+avx,+avx2,+fma,+sse4.2,+popcnt"}
+    check = "from cnncli.engine.kernels.microkernel import LANES; assert LANES == 8, LANES"
+    subprocess.run([sys.executable, "-c", check], env=env, check=True)
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k",
+                          "not 8_float"], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]

@@ -23,20 +23,23 @@ deterministic.
 """
 from __future__ import annotations
 
-from llvmlite import binding, ir
+from llvmlite import ir
 from numba import types
+from numba.core.registry import cpu_target
 from numba.extending import intrinsic
 
 
-def _host_lanes() -> int:
-    """Floats per vector register: 16 with AVX-512F (as Numba compiles for the host CPU), else 8."""
-    try:
-        return 16 if binding.get_host_cpu_features().get("avx512f", False) else 8
-    except RuntimeError:  # features unknown on this platform
-        return 8
+def _target_lanes() -> int:
+    """Floats per vector register of the CPU Numba compiles for: 16 with AVX-512F, else 8.
+
+    Read from Numba's codegen target (host CPU, or NUMBA_CPU_NAME / NUMBA_CPU_FEATURES when
+    set), which is also part of Numba's cache key: a cached kernel always has the width that
+    the Python side (COLS, TAPS) assumes."""
+    features = cpu_target.target_context.codegen().magic_tuple()[2]
+    return 16 if "+avx512f" in features.split(",") else 8
 
 
-LANES = _host_lanes()
+LANES = _target_lanes()
 # conv_tile: ROWS x COLS outputs; grad_tile: ROWS x TAPS sums
 ROWS, COLS, TAPS = 4, 3 * LANES, (5 if LANES == 16 else 3)
 
