@@ -53,8 +53,10 @@ DESIGN: dict[str, Figures] = {
     # Not in DESIGN.md: CIFAR ResNet-20 with projection shortcuts, the benchmark workload of
     # issue 4; its figures come from tests/reference/torch_zoo.py (checked below).
     "resnet20_cifar": Figures(272_474, 1_568, 40_813_184),
+    # Not in DESIGN.md: the Fashion-MNIST CNN of issue 3 (reference: tests/reference/torch_zoo.py).
+    "fashion_cnn": Figures(215_466, 96, 3_024_384),
 }
-N_CLASSES = {"lenet5": 10, "lenet5_relu": 10, "resnet20_cifar": 10}  # the rest: 1000 (ImageNet)
+N_CLASSES = {"lenet5": 10, "lenet5_relu": 10, "resnet20_cifar": 10, "fashion_cnn": 10}  # the rest: 1000 (ImageNet)
 PRIMITIVES = {"conv2d", "batchnorm", "relu", "sigmoid", "softmax", "maxpool", "avgpool",
               "adaptive_avgpool", "global_avgpool", "flatten", "dropout", "dense", "add", "concat"}
 
@@ -175,9 +177,10 @@ def test_lenet5_d2l_form_has_the_same_figures_as_the_1998_form(tmp_path: Path) -
 
 
 def test_lenet5_relu_trains_with_specs_example_defaults() -> None:
-    # Reference: SPEC.md's `train:` example (epochs 10, batch 64, Adam lr 0.001).
+    # Reference: SPEC.md's `train:` example (epochs 10, batch 64, Adam lr 0.001), plus cosine decay.
     raw = yaml.safe_load((SPECS / "lenet5_relu.yaml").read_text())
-    assert raw["train"] == {"epochs": 10, "batch_size": 64, "optimizer": {"adam": {"lr": 0.001}}}
+    assert raw["train"] == {"epochs": 10, "batch_size": 64, "optimizer": {"adam": {"lr": 0.001}},
+                            "schedule": "cosine"}
     analysis = zoo("lenet5_relu")
     assert len(rows_of(analysis, "maxpool")) == 2 and len(rows_of(analysis, "relu")) == 4
     assert not rows_of(analysis, "avgpool", "sigmoid")

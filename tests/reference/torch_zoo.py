@@ -25,8 +25,8 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["ZOO", "alexnet", "googlenet", "lenet5", "lenet5_relu", "resnet18", "resnet20_cifar", "resnet50",
-           "vgg16"]
+__all__ = ["ZOO", "alexnet", "fashion_cnn", "googlenet", "lenet5", "lenet5_relu", "resnet18", "resnet20_cifar",
+           "resnet50", "vgg16"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -57,6 +57,20 @@ def lenet5_relu() -> nn.Module:
         nn.Linear(16 * 5 * 5, 120), nn.ReLU(),
         nn.Linear(120, 84), nn.ReLU(),
         nn.Linear(84, 10),
+    )
+
+
+def fashion_cnn() -> nn.Module:
+    """specs/fashion_cnn.yaml: two conv + batch norm + relu + max-pool stages, dropout, two dense."""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, kernel_size=5, padding=2), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.MaxPool2d(kernel_size=2, stride=2),
+        nn.Conv2d(16, 32, kernel_size=5, padding=2), nn.BatchNorm2d(32), nn.ReLU(),
+        nn.MaxPool2d(kernel_size=2, stride=2),
+        nn.Flatten(),
+        nn.Dropout(0.25),
+        nn.Linear(32 * 7 * 7, 128), nn.ReLU(),
+        nn.Linear(128, 10),
     )
 
 
@@ -361,6 +375,7 @@ ZOO = {
     "vgg16": (vgg16, (3, 224, 224)),
     "resnet18": (resnet18, (3, 224, 224)),
     "resnet20_cifar": (resnet20_cifar, (3, 32, 32)),
+    "fashion_cnn": (fashion_cnn, (1, 28, 28)),
     "resnet50": (resnet50, (3, 224, 224)),
     "googlenet": (googlenet, (3, 224, 224)),
 }
