@@ -96,13 +96,7 @@ def _loop(builder: ir.IRBuilder, count: ir.Value, init: list, body):  # type: ig
         acc.add_incoming(value, end)
     builder.cbranch(builder.icmp_signed("<", i_next, count), loop, done)
     builder.position_at_end(done)
-    out = []
-    for value, start in zip(new, init):
-        phi = builder.phi(_VEC)
-        phi.add_incoming(start, before)
-        phi.add_incoming(value, end)
-        out.append(phi)
-    return out
+    return _merge(builder, init, before, new, end)
 
 
 def _maybe(builder: ir.IRBuilder, cond: ir.Value, accs: list, body):  # type: ignore[no-untyped-def, type-arg]
@@ -116,11 +110,16 @@ def _maybe(builder: ir.IRBuilder, cond: ir.Value, accs: list, body):  # type: ig
     end = builder.block
     builder.branch(after)
     builder.position_at_end(after)
+    return _merge(builder, accs, before, new, end)
+
+
+def _merge(builder: ir.IRBuilder, old: list, old_block: ir.Block, new: list, new_block: ir.Block) -> list:  # type: ignore[type-arg]
+    """One phi node per accumulator at a join: its `old` value from `old_block`, `new` from `new_block`."""
     out = []
-    for old, value in zip(accs, new):
+    for a, b in zip(old, new):
         phi = builder.phi(_VEC)
-        phi.add_incoming(old, before)
-        phi.add_incoming(value, end)
+        phi.add_incoming(a, old_block)
+        phi.add_incoming(b, new_block)
         out.append(phi)
     return out
 
