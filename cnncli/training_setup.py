@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnncli.data import Dataset, apply_normalization, fit_to_input, load_data, normalize_in_place, split_validation
+from cnncli.data import Dataset, apply_normalization, fit_to_input, load_data, normalize, split_validation
 from cnncli.data.fit import FitMode
 from cnncli.data.progress import Progress
 from cnncli.errors import UsageError
@@ -55,7 +55,8 @@ def prepare_training_data(graph: Graph, data: str, val: float, seed: int, fit: F
     validation = None
     if val > 0:
         train, validation = split_validation(train, val, seed, in_place=True)  # our own copy
-    mean, std = normalize_in_place(train, validation, test)  # every array here is our own copy
+    (train, validation, test), mean, std = normalize(train, validation, test)
+    assert train is not None
     return PreparedData(train, validation, test, mean, std, train.classes, train.source)
 
 

@@ -9,7 +9,7 @@ from cnncli.data.dataset import (
     channel_stats,
     iterate_batches,
     load_data,
-    normalize_in_place,
+    normalize,
     split_validation,
 )
 from cnncli.data.fit import FitMode, fit_to_input
@@ -26,7 +26,7 @@ __all__ = [
     "fit_to_input",
     "iterate_batches",
     "load_data",
-    "normalize_in_place",
+    "normalize",
     "read_idx",
     "split_validation",
     "write_idx",

@@ -1,4 +1,4 @@
-"""Turn user arrays into the engine's layout: images float32 [N,C,H,W], labels int64 [N]."""
+"""Turn user arrays into the engine's layout: images uint8 or float32 [N,C,H,W], labels int64 [N]."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,13 +6,14 @@ import numpy as np
 from cnncli.errors import UsageError
 
 Split = tuple[np.ndarray, np.ndarray]
-"""(images float32 [N,C,H,W] C-contiguous, labels int64 [N])."""
+"""(images uint8 or float32 [N,C,H,W] C-contiguous, labels int64 [N])."""
 
 _MAX_CHANNELS_LAST = 4
 
 
 def images_to_nchw(x: np.ndarray, what: str) -> np.ndarray:
-    """[N,H,W], [N,H,W,C] or [N,C,H,W] uint8 (scaled to [0,1]) or float images -> float32 [N,C,H,W].
+    """[N,H,W], [N,H,W,C] or [N,C,H,W] uint8 or float images -> uint8 (pixels, kept: `Dataset` reads
+    them as x / 255) or float32 [N,C,H,W].
 
     A 4-D array is channels-last when its last axis has at most 4 entries and axis 1 more than 4.
     """
@@ -21,8 +22,7 @@ def images_to_nchw(x: np.ndarray, what: str) -> np.ndarray:
             f"{what}: expected images shaped [N,H,W], [N,H,W,C] or [N,C,H,W], found shape {list(x.shape)}"
         )
     if x.dtype == np.uint8:
-        out = x.astype(np.float32)
-        out /= np.float32(255)
+        out = x.copy()  # our own array: the validation split moves rows in place
     elif np.issubdtype(x.dtype, np.floating):
         out = x.astype(np.float32)
         if not np.isfinite(out).all():

@@ -1,6 +1,7 @@
 """Make the data's image shape [C,H,W] match the spec's input: error, zero-pad or bilinear resize."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
 import numpy as np
@@ -35,16 +36,16 @@ def fit_to_input(ds: Dataset, input_shape: tuple[int, int, int], mode: FitMode =
     if mode == "pad":
         if h > th or w > tw:
             raise UsageError(f"{described}; --pad cannot shrink {h}x{w} images to {th}x{tw}: use --resize instead")
-        x = np.zeros((len(ds), c, th, tw), dtype=np.float32)
+        x = np.zeros((len(ds), c, th, tw), dtype=ds.x.dtype)  # 0 is 0.0 as uint8 pixels too
         top, left = (th - h) // 2, (tw - w) // 2
         x[:, :, top:top + h, left:left + w] = ds.x
     elif mode == "resize":
-        x = resize_bilinear(ds.x, th, tw)
+        x = resize_bilinear(ds.pixels(), th, tw)
     else:
         raise ValueError(f"unknown fit mode {mode!r}")
     if c != tc:
         x = np.repeat(x, tc, axis=1)
-    return Dataset(np.ascontiguousarray(x), ds.y, ds.classes, ds.source)
+    return replace(ds, x=np.ascontiguousarray(x))
 
 
 def resize_bilinear(x: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -31,7 +31,7 @@ def test_class_folders_sorted_with_labels(tmp_path: Path) -> None:
     assert train.classes == ["cat", "dog"]
     assert train.x.shape == (3, 1, 3, 4)
     np.testing.assert_array_equal(train.y, [0, 1, 1])
-    np.testing.assert_allclose(train.x[:, 0, 0, 0], [0.2, 100 / 255, 200 / 255], rtol=1e-6)
+    np.testing.assert_allclose(train.pixels()[:, 0, 0, 0], [0.2, 100 / 255, 200 / 255], rtol=1e-6)
     assert progress[-1][1:] == (3, 3)
     assert train.source.endswith("(image folder)")
 
@@ -41,11 +41,11 @@ def test_rgb_is_detected_and_channels_can_be_forced(tmp_path: Path) -> None:
     image(tmp_path / "b" / "1.png", 10, "L")
     train, _ = load_data(str(tmp_path))
     assert train.shape == (3, 3, 4)
-    np.testing.assert_allclose(train.x[0, :, 0, 0], [100 / 255, 50 / 255, 0], rtol=1e-6)
+    np.testing.assert_allclose(train.pixels()[0, :, 0, 0], [100 / 255, 50 / 255, 0], rtol=1e-6)
     gray, _ = load_data(str(tmp_path), channels=1)
     assert gray.shape == (1, 3, 4)
     rgb, _ = load_data(str(tmp_path), channels=3)
-    np.testing.assert_allclose(rgb.x[1, :, 0, 0], [10 / 255] * 3, rtol=1e-6)
+    np.testing.assert_allclose(rgb.pixels()[1, :, 0, 0], [10 / 255] * 3, rtol=1e-6)
     with pytest.raises(UsageError, match="1 \\(grayscale\\) or 3 \\(RGB\\) channels, but 2"):
         load_data(str(tmp_path), channels=2)
 

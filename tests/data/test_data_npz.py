@@ -21,8 +21,8 @@ def test_uint8_nhw_is_scaled_and_gets_a_channel_axis(tmp_path: Path) -> None:
     x = np.array([[[0, 255], [51, 102]]] * 3, dtype=np.uint8)
     train, test = load_data(save(tmp_path, x=x, y=np.array([0, 2, 1])))
     assert test is None
-    assert train.x.shape == (3, 1, 2, 2) and train.x.dtype == np.float32 and train.x.flags.c_contiguous
-    np.testing.assert_allclose(train.x[0, 0], np.array([[0, 1], [0.2, 0.4]]), rtol=1e-6)
+    assert train.x.shape == (3, 1, 2, 2) and train.x.dtype == np.uint8 and train.x.flags.c_contiguous
+    np.testing.assert_allclose(train.pixels()[0, 0], np.array([[0, 1], [0.2, 0.4]]), rtol=1e-6)
     assert train.y.dtype == np.int64 and train.classes == ["0", "1", "2"]
     assert train.source.endswith("d.npz (npz)")
 
