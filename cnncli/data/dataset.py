@@ -107,7 +107,7 @@ def _builtin(name: str, progress: Progress) -> tuple[Dataset, Dataset]:
         x = images_to_nchw(read_idx(images), str(images))
         y = labels_to_int64(read_idx(labels), len(x), str(labels))
         check_label_range(y, classes, str(labels))
-        return Dataset(x, y, classes, result.source)
+        return Dataset(x, y, classes, f"{BUILTINS[name].title} ({result.source})")
 
     return split("train"), split("t10k")
 

@@ -28,7 +28,7 @@ Files = Callable[[list[str], Progress], Generator[tuple[str, bytes], None, None]
 
 @dataclass(frozen=True)
 class FetchResult:
-    """The cached IDX files of a dataset and where they came from (e.g. "cache")."""
+    """The cached IDX files of a dataset and where they came from ("cache FOLDER", or the sources used)."""
 
     paths: dict[str, Path]
     source: str
@@ -45,7 +45,7 @@ def fetch(name: str, progress: Progress | None = None) -> FetchResult:
     failures: list[str] = []
     missing = [file for file, digest in spec.files.items() if not _cached(paths[file], digest, failures)]
     if not missing:
-        return FetchResult(paths, "cache")
+        return FetchResult(paths, f"cache {folder}")
     used: list[str] = []
     for label, source in _sources(spec):
         try:

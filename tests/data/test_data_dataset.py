@@ -56,7 +56,7 @@ def test_builtin_names_load_the_fetched_idx_files(monkeypatch: pytest.MonkeyPatc
     assert asked == ["fashion-mnist"]
     assert test is not None
     assert train.x.shape == (5, 1, 28, 28) and test.x.shape == (2, 1, 28, 28)
-    assert train.x.dtype == np.uint8 and float(train.pixels().max()) == 1.0 and train.source == "cache"
+    assert train.x.dtype == np.uint8 and float(train.pixels().max()) == 1.0 and train.source == "Fashion-MNIST (cache)"
     assert train.classes[0] == "T-shirt/top" and len(train.classes) == 10
     np.testing.assert_array_equal(test.y, [0, 1])
 

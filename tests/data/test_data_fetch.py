@@ -90,7 +90,7 @@ def test_download_fills_the_cache_then_the_cache_is_reused(monkeypatch: pytest.M
 
     monkeypatch.setattr(fetch_module, "download", offline)
     again = fetch("mnist")
-    assert again.source == "cache" and again.paths == result.paths
+    assert again.source == f"cache {tmp_path / 'cache' / 'mnist'}" and again.paths == result.paths
 
 
 def test_second_mirror_supplies_what_the_first_lacks(monkeypatch: pytest.MonkeyPatch) -> None:
