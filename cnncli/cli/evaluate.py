@@ -34,6 +34,7 @@ def evaluate(spec: str, weights: Path, data: str, batch_size: int, fit: str | No
     norm = meta["normalization"]
     dataset = prepare_eval_data(graph, data, norm["mean"], norm["std"], fit or meta.get("fit", "error"))
     loss, accuracy, predictions = run_evaluation(network, dataset, batch_size)
-    console.out.print(f"{meta['spec_name']} after {meta['epoch']} epochs on {dataset.source}: "
+    epochs = f"{meta['epoch']} epoch" + ("" if meta["epoch"] == 1 else "s")
+    console.out.print(f"{meta['spec_name']} after {epochs} on {dataset.source}: "
                       f"[bold]accuracy {accuracy:.2%}[/] (loss {loss:.4f}) on {len(dataset):,} images")
     console.out.print(confusion_matrix(dataset.y, predictions, dataset.classes))
