@@ -47,7 +47,8 @@ def run_training(spec: Spec, graph: Graph, config: TrainConfig, data: str, out_d
         if resume:
             saved = trainer.resume(out_dir / CHECKPOINT)
             console.info(f"resuming from {out_dir / CHECKPOINT}: epoch {saved['epoch']}, batch {saved['batch']}")
-        console.info(f"training {spec.name}: {config.epochs} epoch{'' if config.epochs == 1 else 's'}, batch {config.batch_size}, {config.optimizer} "
+        epochs = f"{config.epochs} epoch" + ("" if config.epochs == 1 else "s")
+        console.info(f"training {spec.name}: {epochs}, batch {config.batch_size}, {config.optimizer} "
                      f"lr {config.lr:g}, {config.schedule} schedule, seed {config.seed}; run folder {out_dir}")
         try:
             history = trainer.fit()
