@@ -54,7 +54,7 @@ def prepare_training_data(graph: Graph, data: str, val: float, seed: int, fit: F
     test = fit_to_input(test, chw, fit) if test is not None else None
     validation = None
     if val > 0:
-        train, validation = split_validation(train, val, seed, in_place=True)  # our own copy
+        train, validation = split_validation(train, val, seed)
     (train, validation, test), mean, std = normalize(train, validation, test)
     assert train is not None
     return PreparedData(train, validation, test, mean, std, train.classes, train.source)

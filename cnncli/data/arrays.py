@@ -22,7 +22,7 @@ def images_to_nchw(x: np.ndarray, what: str) -> np.ndarray:
             f"{what}: expected images shaped [N,H,W], [N,H,W,C] or [N,C,H,W], found shape {list(x.shape)}"
         )
     if x.dtype == np.uint8:
-        out = x.copy()  # our own array: the validation split moves rows in place
+        out = x
     elif np.issubdtype(x.dtype, np.floating):
         out = x.astype(np.float32)
         if not np.isfinite(out).all():

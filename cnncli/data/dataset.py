@@ -112,12 +112,8 @@ def _builtin(name: str, progress: Progress) -> tuple[Dataset, Dataset]:
     return split("train"), split("t10k")
 
 
-def split_validation(ds: Dataset, fraction: float, seed: int, in_place: bool = False) -> tuple[Dataset, Dataset]:
-    """Hold out `fraction` of `ds` at random (same seed, same split); both parts keep their original order.
-
-    With `in_place` the training part reuses `ds`'s arrays (its rows moved to the front; `ds`
-    must not be used afterwards): no second copy of the data at the peak of memory use.
-    """
+def split_validation(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
+    """Hold out `fraction` of `ds` at random (same seed, same split); both parts keep their original order."""
     if not 0 < fraction < 1:
         raise UsageError(f"the validation fraction must be between 0 and 1 (exclusive), got {fraction}")
     count = round(len(ds) * fraction)
@@ -127,15 +123,7 @@ def split_validation(ds: Dataset, fraction: float, seed: int, in_place: bool = F
             f"{len(ds) - count} for training; both need at least one image"
         )
     order = np.random.default_rng(seed).permutation(len(ds))
-    keep, held = np.sort(order[count:]), np.sort(order[:count])
-    if not in_place:
-        return ds.subset(keep), ds.subset(held)
-    validation = ds.subset(held)
-    for start in range(0, len(keep), _CHUNK):  # keep[i] >= i: a row moves only to a lower index
-        rows = keep[start:start + _CHUNK]  # (the gather copies these rows before the write)
-        ds.x[start:start + len(rows)] = ds.x[rows]
-        ds.y[start:start + len(rows)] = ds.y[rows]
-    return replace(ds, x=ds.x[:len(keep)], y=ds.y[:len(keep)]), validation
+    return ds.subset(np.sort(order[count:])), ds.subset(np.sort(order[:count]))
 
 
 def channel_stats(train: Dataset) -> tuple[np.ndarray, np.ndarray]:

@@ -81,17 +81,6 @@ def test_split_validation_is_deterministic_disjoint_and_ordered() -> None:
     assert order == sorted(order)
 
 
-def test_split_validation_in_place_gives_the_same_split_without_a_copy() -> None:
-    # Reference: the copying split (same seed); the in-place one reuses the input's memory.
-    copy_train, copy_val = split_validation(make(9000), 0.3, seed=4)
-    ds = make(9000)  # more rows than one move step (4096)
-    train, val = split_validation(ds, 0.3, seed=4, in_place=True)
-    np.testing.assert_array_equal(train.x, copy_train.x)
-    np.testing.assert_array_equal(train.y, copy_train.y)
-    np.testing.assert_array_equal(val.x, copy_val.x)
-    assert np.shares_memory(train.x, ds.x) and not np.shares_memory(val.x, ds.x)
-
-
 @pytest.mark.parametrize(
     ("fraction", "message"), [(0.0, "between 0 and 1"), (1.0, "between 0 and 1"), (0.01, "leaves 0")]
 )
@@ -134,7 +123,7 @@ def test_uint8_images_read_as_the_float_images_they_stand_for() -> None:
     index = np.array([5, 0, 39, 7])
     np.testing.assert_array_equal(u_train.batch(index), f_train.batch(index))  # bit for bit
     np.testing.assert_array_equal(u_train.pixels(slice(3, 9)), as_float[3:9])
-    train, val = split_validation(u_train, 0.25, seed=1, in_place=True)
+    train, val = split_validation(u_train, 0.25, seed=1)
     assert train.x.dtype == np.uint8 and train.mean is u_mean and val.std is u_std
 
 
