@@ -50,9 +50,9 @@ def archive_files(names: list[str], progress: Progress, download: Download) -> G
     deb = download(DEB_URL, "Fashion-MNIST (Debian package)", progress)
     if (found := sha256_bytes(deb)) != DEB_SHA256:
         raise SourceError(f"{DEB_URL}: sha256 {found}, expected {DEB_SHA256}")
-    members = deb_data_members(deb, {f"{PACKAGE_DIR}/{name}.gz" for name in names})
-    for name in names:
-        member = f"{PACKAGE_DIR}/{name}.gz"
+    paths = {name: f"{PACKAGE_DIR}/{name}.gz" for name in names}
+    members = deb_data_members(deb, set(paths.values()))
+    for name, member in paths.items():
         if member not in members:
             raise SourceError(f"{DEB_URL}: no {member} in the package")
         yield name, gunzip(members[member], member)

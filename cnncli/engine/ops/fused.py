@@ -69,7 +69,7 @@ class ConvReluOp(FusedOp):
         p = params[0]
         dx, dw, db = conv.conv2d_relu_backward(self._x, p["weight"], dy, self._y, self._codes, self.layer.stride,
                                                self.layer.pads_flat, self.pool, self.needs_input_grad, "bias" in p)
-        return [dx], [_conv_grads(p, dw, db)] + [{}] * (self.n_nodes - 1)
+        return [dx], [_weight_grads(p, dw, db)] + [{}] * (self.n_nodes - 1)
 
 
 class ConvBatchNormOp(FusedOp):
@@ -109,7 +109,7 @@ class ConvBatchNormOp(FusedOp):
                                                                self._invstd, self.relu)
         dx, dw, db = conv.conv2d_bn_backward(self._x, p["weight"], dz, self._z, self._y, coef, self.layer.stride,
                                              self.layer.pads_flat, self.relu, self.needs_input_grad, "bias" in p)
-        grads = [_conv_grads(p, dw, db), {"weight": dgamma, "bias": dbeta}]
+        grads = [_weight_grads(p, dw, db), {"weight": dgamma, "bias": dbeta}]
         return [dx], grads + ([{}] if self.relu else [])
 
 
@@ -144,11 +144,11 @@ class DenseReluOp(FusedOp):
         p = params[0]
         g = np.where(self._y > 0, dy, np.float32(0))
         dx, dw, db = dense.dense_backward(self._x, p["weight"], g, need_dx=self.needs_input_grad)
-        grads = {"weight": dw, "bias": db} if "bias" in p else {"weight": dw}
-        return [dx], [grads, {}]
+        return [dx], [_weight_grads(p, dw, db), {}]
 
 
-def _conv_grads(params: Arrays, dw: np.ndarray, db: np.ndarray | None) -> Arrays:
+def _weight_grads(params: Arrays, dw: np.ndarray, db: np.ndarray | None) -> Arrays:
+    """The gradients of a conv or dense layer's params: weight, and bias if it has one."""
     return {"weight": dw, "bias": db} if "bias" in params else {"weight": dw}
 
 
