@@ -13,9 +13,10 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnncli.atomic import atomic_write
 from cnncli.data import debian, wheel
 from cnncli.data.cache import dataset_dir
-from cnncli.data.files import atomic_write, gunzip, sha256_bytes, sha256_file
+from cnncli.data.files import gunzip, sha256_bytes, sha256_file
 from cnncli.data.progress import Progress, no_progress
 from cnncli.data.sources import BUILTINS, Builtin, SourceError
 from cnncli.errors import UsageError

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnncli.data.files import atomic_write
+from cnncli.atomic import atomic_write
 from cnncli.errors import UsageError
 
 _CODES: dict[int, np.dtype] = {

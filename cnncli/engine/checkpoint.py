@@ -8,13 +8,13 @@ a crash or Ctrl-C never leaves a half-written checkpoint in place of a good one.
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cnncli.atomic import atomic_writer
 from cnncli.errors import UsageError
 
 FORMAT = "cnncli-checkpoint"
@@ -23,22 +23,14 @@ VERSION = 1
 
 def save_checkpoint(path: Path, network_state: dict[str, np.ndarray], optimizer_state: dict[str, np.ndarray],
                     meta: dict[str, Any]) -> None:
-    """Write atomically: temporary file in the same folder, fsync, rename over `path`."""
+    """Write atomically (cnncli.atomic): a crash leaves the previous checkpoint in place."""
     arrays = {f"net:{k}": v for k, v in network_state.items()}
     arrays.update({f"opt:{k}": v for k, v in optimizer_state.items()})
     header = {"format": FORMAT, "version": VERSION, **meta}
     arrays["meta"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+    with atomic_writer(path) as handle:
+        np.savez(handle, **arrays)
 
 
 def load_checkpoint(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, Any]]:

@@ -1,11 +1,12 @@
 """Learning curves as a PNG, drawn with Pillow (no plotting framework needed)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw
+
+from cnncli.atomic import atomic_writer
 
 WIDTH, HEIGHT, MARGIN = 960, 400, 48
 COLORS = {"train": (31, 119, 180), "val": (255, 127, 14)}
@@ -58,6 +59,5 @@ def save_learning_curves(history: list[dict[str, Any]], path: Path) -> None:
             series["val"] = [r[f"val_{metric}"] for r in history]
         box = (column * half + MARGIN + 8, MARGIN, (column + 1) * half - 16, HEIGHT - MARGIN)
         _panel(draw, box, f"{title} by epoch", series, epochs)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    image.save(temporary, format="PNG")
-    os.replace(temporary, path)
+    with atomic_writer(path) as handle:
+        image.save(handle, format="PNG")
