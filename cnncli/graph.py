@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from cnncli.errors import SpecError
 from cnncli.layers.base import Layer, Shape, ShapeError, fmt_shape
 from cnncli.layers.registry import LAYER_TYPES
 from cnncli.spec.expand import INPUT, NodeSpec
@@ -83,6 +84,15 @@ def _propagate_field(layer: Layer, inputs: list[Field]) -> Field:
 
 def build_graph(spec: Spec, input_shape: Shape | None = None) -> Graph:
     """Instantiate every node, propagate shapes, and report the first that does not fit."""
+    graph, failure = build_graph_until_error(spec, input_shape)
+    if failure is not None:
+        raise failure[1]
+    return graph
+
+
+def build_graph_until_error(spec: Spec, input_shape: Shape | None = None
+                            ) -> tuple[Graph, tuple[NodeSpec, SpecError] | None]:
+    """The graph of the nodes that fit, and the first node that does not with its error (or None)."""
     shape_in = tuple(input_shape) if input_shape is not None else spec.input_shape
     shapes: dict[str, Shape] = {INPUT: shape_in}
     fields: dict[str, Field] = {INPUT: Field((1, 1), (1, 1))}
@@ -97,10 +107,8 @@ def build_graph(spec: Spec, input_shape: Shape | None = None) -> Graph:
             message = f"{err.message} (node '{node_spec.name}', input {listing})"
             if node_spec.hint:
                 message += f"; {node_spec.hint}"
-            raise node_spec.context.error(err.argument, message) from None
+            return Graph(spec.name, shape_in, nodes), (node_spec, node_spec.context.error(err.argument, message))
         shapes[layer.name] = layer.out_shape
         fields[layer.name] = _propagate_field(layer, [fields[n] for n in node_spec.inputs])
         nodes.append(Node(layer, node_spec, fields[layer.name]))
-    return Graph(spec.name, shape_in, nodes)
-
-
+    return Graph(spec.name, shape_in, nodes), None
