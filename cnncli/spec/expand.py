@@ -12,6 +12,8 @@ so the graph and everything after it see only primitive layers. Names:
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +38,7 @@ class NodeSpec:
     inputs: list[str]
     context: ArgContext
     hint: str = ""
+    groups: tuple[tuple[str, str], ...] = ()  # enclosing (name, type) pairs, outermost first
 
 
 class Scope:
@@ -79,6 +82,21 @@ class Expander:
         self.nodes: list[NodeSpec] = []
         self.taken: dict[str, Position] = {INPUT: Position("", 0, 0)}
         self.block_stack: list[str] = []
+        self.group_stack: list[tuple[str, str]] = []  # the composites being expanded: (full name, type)
+
+    def emit(self, name: str, type_name: str, args: dict[str, Any], inputs: list[str], context: ArgContext,
+             hint: str = "") -> None:
+        """Append a primitive node, recording the composites it sits in (for `cnncli.grouping`)."""
+        self.nodes.append(NodeSpec(name, type_name, args, inputs, context, hint, tuple(self.group_stack)))
+
+    @contextmanager
+    def group(self, name: str, type_name: str) -> Iterator[None]:
+        """Nodes emitted inside sit in the group `name` of type `type_name`."""
+        self.group_stack.append((name, type_name))
+        try:
+            yield
+        finally:
+            self.group_stack.pop()
 
     # -- sequences and entries -------------------------------------------------------------
     def sequence(self, entries: list, path: str, scope: Scope, prev: str) -> str:
@@ -157,7 +175,7 @@ class Expander:
                             f"{entry.type} takes {want}, got {n}")
         activation = args.pop("activation", None)
         local, full = self.claim(entry, name, entry.type, scope)
-        self.nodes.append(NodeSpec(full, entry.type, args, inputs, context))
+        self.emit(full, entry.type, args, inputs, context)
         scope.names[local] = full
         if activation is not None:
             scope.names[local] = self.fused_activation(activation, entry, full)
@@ -173,7 +191,7 @@ class Expander:
         cls = LAYER_TYPES[act.type]
         context = ArgContext(act.type, act.path, act.position, act.value_pos)
         raw = act.args if act.args is not None else {cls.main_arg: act.shorthand}
-        self.nodes.append(NodeSpec(full, act.type, parse_args(cls.schema, dict(raw), context), [owner], context))
+        self.emit(full, act.type, parse_args(cls.schema, dict(raw), context), [owner], context)
         return full
 
     # -- composites -------------------------------------------------------------------------------
@@ -194,20 +212,25 @@ class Expander:
         if not args.get("body"):
             raise SpecError(entry.position, f"{entry.path}.body", "residual needs a non-empty body (a list of layers)")
         local, full = self.claim(entry, name, "residual", scope)
+        with self.group(full, "residual"):
+            self.residual_body(entry, args, full, inputs[0], scope)
+        scope.names[local] = full
+        return full
+
+    def residual_body(self, entry: Entry, args: Any, full: str, source: str, scope: Scope) -> None:
         pos = args.value_pos
         body = as_list(args["body"], f"{entry.path}.body", pos["body"], "body")
-        body_out = self.sequence(body, f"{entry.path}.body", Scope(full + ".", scope, inputs[0]), inputs[0])
-        shortcut_out = inputs[0]
+        body_out = self.sequence(body, f"{entry.path}.body", Scope(full + ".", scope, source), source)
+        shortcut_out = source
         if args.get("shortcut"):
             shortcut = as_list(args["shortcut"], f"{entry.path}.shortcut", pos["shortcut"], "shortcut")
-            shortcut_out = self.sequence(shortcut, f"{entry.path}.shortcut",
-                                         Scope(full + ".shortcut.", scope, inputs[0]), inputs[0])
+            with self.group(full + ".shortcut", "shortcut"):
+                shortcut_out = self.sequence(shortcut, f"{entry.path}.shortcut",
+                                             Scope(full + ".shortcut.", scope, source), source)
         hint = ("the residual's body changes the shape, so its shortcut must too: e.g. "
                 "shortcut: [conv2d: {filters: <body filters>, kernel: 1, stride: <body stride>}, batchnorm]")
         context = ArgContext("residual", entry.path, entry.position, entry.value_pos)
-        self.nodes.append(NodeSpec(full, "add", {}, [body_out, shortcut_out], context, hint))
-        scope.names[local] = full
-        return full
+        self.emit(full, "add", {}, [body_out, shortcut_out], context, hint)
 
     def branches(self, entry: Entry, name: str | None, inputs: list[str], scope: Scope) -> str:
         args = self.composite_args(entry, ("branches",))
@@ -219,13 +242,15 @@ class Expander:
         if len(inputs) != 1:
             raise SpecError(entry.position, f"{entry.path}.inputs", "concat takes either inputs or branches, not both")
         local, full = self.claim(entry, name, "concat", scope)
-        outs = []
-        for i, branch in enumerate(branches):
-            bpath = f"{entry.path}.branches[{i}]"
-            branch = as_list(branch, bpath, branches.item_pos[i], "a branch")
-            outs.append(self.sequence(branch, bpath, Scope(f"{full}.b{i + 1}.", scope, inputs[0]), inputs[0]))
-        context = ArgContext("concat", entry.path, entry.position, entry.value_pos)
-        self.nodes.append(NodeSpec(full, "concat", {}, outs, context))
+        with self.group(full, "concat"):
+            outs = []
+            for i, branch in enumerate(branches):
+                bpath = f"{entry.path}.branches[{i}]"
+                layers = as_list(branch, bpath, branches.item_pos[i], "a branch")
+                with self.group(f"{full}.b{i + 1}", "branch"):
+                    outs.append(self.sequence(layers, bpath, Scope(f"{full}.b{i + 1}.", scope, inputs[0]), inputs[0]))
+            context = ArgContext("concat", entry.path, entry.position, entry.value_pos)
+            self.emit(full, "concat", {}, outs, context)
         scope.names[local] = full
         return full
 
@@ -248,7 +273,8 @@ class Expander:
         body_path = f"{entry.path} → blocks.{block.name}.layers"
         layers = substitute(block.layers, values, block.name, block.position, body_path)
         self.block_stack.append(entry.type)
-        out = self.sequence(layers, body_path, Scope(full + ".", None, inputs[0]), inputs[0])
+        with self.group(full, entry.type):
+            out = self.sequence(layers, body_path, Scope(full + ".", None, inputs[0]), inputs[0])
         self.block_stack.pop()
         scope.names[local] = out
         return out
