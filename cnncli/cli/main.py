@@ -16,6 +16,7 @@ from cnncli.report import console
 COMMANDS = {
     "shapes": "shapes", "params": "params", "flops": "flops", "summary": "summary", "calc": "calc",
     "validate": "validate", "zoo": "zoo", "train": "train", "evaluate": "evaluate", "predict": "predict",
+    "export": "export",
 }
 EXIT_USER_ERROR = 1
 EXIT_INTERNAL = 3
