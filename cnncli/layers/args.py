@@ -5,6 +5,7 @@ its kind and range and returns plain Python values, raising `SpecError` at the v
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,13 +13,17 @@ from cnncli.errors import Position, SpecError
 from cnncli.suggest import did_you_mean
 
 REQUIRED = object()
+MAX_INT_ARG = 65_536
+"""The largest whole-number argument (filters, units, kernel, stride, output size...) unless an
+`Arg` states its own maximum: it keeps the analysis of any spec fast and small."""
 
 Pair = tuple[int, int]
 
 
 @dataclass(frozen=True)
 class Arg:
-    """One argument: its kind, default and lower bound.
+    """One argument: its kind, default and bounds (`above`: the minimum is exclusive, `below`: the
+    maximum is; whole numbers default to at most MAX_INT_ARG).
 
     kinds: int, float, bool, pair (int or [h, w]), padding (int, [h, w], [[t, b], [l, r]],
     'same' or 'valid'), hw (output size: int or [h, w]), activation (a layer entry), name.
@@ -29,6 +34,7 @@ class Arg:
     minimum: float | None = None
     maximum: float | None = None
     below: bool = False  # maximum is exclusive
+    above: bool = False  # minimum is exclusive
 
 
 @dataclass
@@ -46,16 +52,21 @@ class ArgContext:
         return SpecError(pos, path, message)
 
 
-def _describe(value: Any) -> str:
+def _describe(value: Any, limit: int = 120) -> str:
+    """The value as the spec wrote it, cut to about `limit` characters."""
     if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f"'{value}'"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_describe(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_describe(v)}" for k, v in value.items()) + "}"
-    return "null" if value is None else str(value)
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = f"'{value}'"
+    elif isinstance(value, (list, tuple)):
+        text = "[" + ", ".join(_describe(v, limit) for v in value[:limit // 2]) + "]"
+    elif isinstance(value, dict):
+        text = "{" + ", ".join(f"{k}: {_describe(v, limit)}" for k, v in list(value.items())[:limit // 4]) + "}"
+    elif _is_int(value) and abs(value) >= 10**30:
+        text = f"a {len(str(abs(value)))}-digit number"
+    else:
+        text = "null" if value is None else str(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _is_int(value: Any) -> bool:
@@ -63,11 +74,15 @@ def _is_int(value: Any) -> bool:
 
 
 def _check_range(ctx: ArgContext, key: str, value: float, arg: Arg) -> None:
-    if arg.minimum is not None and value < arg.minimum:
-        raise ctx.error(key, f"{key} must be ≥ {arg.minimum:g} for {ctx.type_name}, got {_describe(value)}")
+    if arg.minimum is not None and (value <= arg.minimum if arg.above else value < arg.minimum):
+        relation = ">" if arg.above else "≥"
+        raise ctx.error(key, f"{key} must be {relation} {arg.minimum:g} for {ctx.type_name}, got {_describe(value)}")
     if arg.maximum is not None and (value >= arg.maximum if arg.below else value > arg.maximum):
         relation = "<" if arg.below else "≤"
         raise ctx.error(key, f"{key} must be {relation} {arg.maximum:g} for {ctx.type_name}, got {_describe(value)}")
+    if arg.maximum is None and _is_int(value) and value > MAX_INT_ARG:
+        raise ctx.error(key, f"{key} must be ≤ {MAX_INT_ARG:,} for {ctx.type_name} (the largest size cnncli "
+                             f"works with), got {_describe(value)}")
 
 
 def _int(ctx: ArgContext, key: str, value: Any, arg: Arg) -> int:
@@ -111,8 +126,14 @@ def _padding(ctx: ArgContext, key: str, value: Any, arg: Arg) -> str | tuple[Pai
 def _float(ctx: ArgContext, key: str, value: Any, arg: Arg) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ctx.error(key, f"{key} of {ctx.type_name} expects a number, got {_describe(value)}")
-    _check_range(ctx, key, value, arg)
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float's range
+        number = math.inf
+    if not math.isfinite(number):
+        raise ctx.error(key, f"{key} of {ctx.type_name} expects a finite number, got {_describe(value)}")
+    _check_range(ctx, key, number, arg)
+    return number
 
 
 def _bool(ctx: ArgContext, key: str, value: Any, arg: Arg) -> bool:

@@ -2,18 +2,24 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cnncli.errors import Position, SpecError
+from cnncli.layers.args import MAX_INT_ARG
 from cnncli.layers.registry import LAYER_TYPES
 from cnncli.spec.blocks import parse_blocks
 from cnncli.spec.expand import NodeSpec, expand
-from cnncli.spec.yaml_source import MAX_FILE_BYTES, PosDict, parse_yaml, too_large
+from cnncli.spec.yaml_source import MAX_FILE_BYTES, PosDict, parse_yaml
 from cnncli.suggest import did_you_mean
 
 TOP_LEVEL_KEYS = ("name", "description", "input", "layers", "blocks", "train")
+MAX_INPUT_DIM = MAX_INT_ARG  # each of C, H, W (or the feature count)
+_FILE_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+               (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
 
 
 @dataclass
@@ -40,8 +46,37 @@ def _input_shape(raw: Any, pos: Position) -> tuple[int, ...]:
           and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in raw))
     if not ok:
         raise SpecError(pos, "input", f"input is [C, H, W] (or [features]) with positive whole numbers, "
-                                      f"got {raw!r}; e.g. input: [1, 28, 28]")
+                                      f"got {raw!r}"[:200] + "; e.g. input: [1, 28, 28]")
+    check_input_dims(tuple(raw), pos, "input")
     return tuple(raw)
+
+
+def check_input_dims(shape: tuple[int, ...], pos: Position | None, path: str) -> None:
+    """Every input dimension must be at most MAX_INPUT_DIM (it bounds analysis time and memory)."""
+    for value in shape:
+        if value > MAX_INPUT_DIM:
+            shown = f"{value:,}" if value < 10**30 else f"a {len(str(value))}-digit number"
+            raise SpecError(pos, path, f"each input dimension must be at most {MAX_INPUT_DIM:,}, got {shown}; "
+                                       f"e.g. input: [3, 224, 224]")
+
+
+def read_limited(path: Path, limit: int, what: str) -> bytes:
+    """The bytes of regular file `path`; ValueError (saying why) if it is not one or holds more than `limit`.
+
+    The file's reported size is not trusted: at most `limit` + 1 bytes are ever read. Devices,
+    FIFOs and sockets are refused before any read (opening is non-blocking, so a FIFO without a
+    writer cannot hang us)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
+            raise ValueError(f"this is {kind}, not a regular file; save the {what} to a file and give its path")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"the file holds more than {limit:,} bytes; a {what} may be at most {limit:,} bytes "
+                         f"(is this really a {what}?)")
+    return data
 
 
 def load_spec_text(text: str, file: str = "<spec>") -> Spec:
@@ -74,15 +109,14 @@ def load_spec_text(text: str, file: str = "<spec>") -> Spec:
 
 
 def load_spec(path: str | Path) -> Spec:
-    """Read and parse a spec file; unreadable files are reported as SpecErrors too."""
+    """Read and parse a spec file (at most MAX_FILE_BYTES); unreadable files are reported as SpecErrors too."""
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise too_large(str(path), size)
-        data = path.read_bytes()
+        data = read_limited(path, MAX_FILE_BYTES, "spec")
     except OSError as err:
         raise SpecError(None, "", f"cannot read spec '{path}': {err.strerror or err}") from None
+    except ValueError as err:
+        raise SpecError(Position(str(path), 1, 1), "", str(err)) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:

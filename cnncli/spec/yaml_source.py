@@ -48,11 +48,16 @@ def _position(file: str, mark: yaml.Mark | None) -> Position:
     return Position(file, mark.line + 1, mark.column + 1)
 
 
-def _scalar(node: yaml.ScalarNode) -> Any:
+def _scalar(node: yaml.ScalarNode, file: str) -> Any:
     """int, float, bool and null as YAML resolves them; anything else (dates, tags) stays text."""
     construct = _CONSTRUCT.get(node.tag)
     if construct:
-        return construct(node)
+        try:
+            return construct(node)
+        except ValueError:  # Python refuses to parse integers of more than 4,300 digits
+            raise SpecError(_position(file, node.start_mark), "",
+                            f"the number {node.value[:20]}… has {len(node.value):,} characters; "
+                            f"numbers in a spec are far shorter") from None
     if node.style is None and _EXPONENT_FLOAT.fullmatch(node.value):
         return float(node.value)  # `lr: 1e-3`, which YAML 1.1 leaves as text
     return str(node.value)
@@ -72,7 +77,7 @@ class _Builder:
                 "write the spec out without deeply nested aliases",
             )
         if isinstance(node, yaml.ScalarNode):
-            return _scalar(node)
+            return _scalar(node, self.file)
         if id(node) in active:
             raise SpecError(_position(self.file, node.start_mark), "", "a YAML alias refers to itself")
         active.add(id(node))
@@ -105,8 +110,8 @@ class _Builder:
 
 def too_large(file: str, size: int) -> SpecError:
     """The error for a file over MAX_FILE_BYTES."""
-    return SpecError(Position(file, 1, 1), "", f"the file is {size / 1e6:.1f} MB; a spec may be at most "
-                                               f"{MAX_FILE_BYTES / 1e6:.0f} MB (is this really a spec?)")
+    return SpecError(Position(file, 1, 1), "", f"the text is {size:,} bytes; a spec may be at most "
+                                               f"{MAX_FILE_BYTES:,} bytes (is this really a spec?)")
 
 
 def parse_yaml(text: str, file: str) -> Any:

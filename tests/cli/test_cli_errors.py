@@ -72,7 +72,7 @@ def test_huge_file_is_refused_before_reading(tmp_path):
     path = tmp_path / "huge.yaml"
     path.write_bytes(b"#" * 10_500_000)
     result = CliRunner().invoke(cli, ["params", str(path)])
-    assert result.exit_code == 1 and "10.5 MB; a spec may be at most 1 MB" in result.stderr
+    assert result.exit_code == 1 and "more than 1,000,000 bytes; a spec may be at most 1,000,000 bytes" in result.stderr
 
 
 def test_missing_file_and_unknown_zoo_name():
