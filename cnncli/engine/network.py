@@ -2,44 +2,61 @@
 
 All parameters live in one contiguous float32 vector (`flat`) and each layer's tensors are
 views into it; gradients likewise (`flat_grad`). Optimizers and checkpoints then work on two
-arrays, whatever the network. If the graph ends in softmax, `forward` returns the logits
-before it: training fuses softmax with the cross-entropy, and `predict_proba` applies it.
-The nodes run as `steps` (ops/fused.py): one op per node, except for chains such as
-conv -> relu -> maxpool, which run as one fused op (same results; batch norm's statistics
-to float32 round-off).
+arrays, whatever the network.
+
+Softmax at the end has its home here: the network computes logits (`forward`), the graph's
+output before a final softmax (plan.logit_nodes); training fuses the softmax with the
+cross-entropy (kernels/loss.py), and `predict_proba` applies it to the logits.
+
+The nodes run as `steps`: one op per node, or one op for a chain such as conv -> relu ->
+maxpool (ops/fused.py; same results, batch norm's statistics to float32 round-off). Every
+step keeps one contract (ops/base.py): per-node lists of params, buffers and gradients.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from cnncli.engine.init import init_buffers, init_params
 from cnncli.engine.kernels.activation import softmax_forward
-from cnncli.engine.ops import make_op
-from cnncli.engine.ops.fused import FusedOp, plan_steps
+from cnncli.engine.ops import Op, op_class
+from cnncli.engine.ops.base import Arrays
+from cnncli.engine.ops.fused import FUSIONS
+from cnncli.engine.plan import Fusion, logit_nodes, match_chains
 from cnncli.graph import Graph
 from cnncli.spec.expand import INPUT
 
 
+@dataclass
+class Step:
+    """One op of the executed program: reads `inputs`, writes `output`; `nodes` are the graph
+    nodes it runs, and params, buffers and grads their tensors (one dict per node)."""
+
+    op: Op
+    inputs: list[str]
+    output: str
+    nodes: list[int]
+    params: list[Arrays]
+    buffers: list[Arrays]
+    grads: list[Arrays]
+
+
 class Network:
-    """A graph made runnable: parameters, buffers, and one op per node."""
+    """A graph made runnable: parameters, buffers, and the steps that run its nodes."""
 
     def __init__(self, graph: Graph, seed: int = 0, fuse: bool = True) -> None:
         """`fuse=False` runs every node as its own op (for tests and debugging)."""
         self.graph = graph
         init_rng = np.random.default_rng(seed)
         self.dropout_rng = np.random.default_rng([seed, 1])
-        nodes = graph.nodes
-        self.ends_in_softmax = nodes[-1].layer.type_name == "softmax"
-        self.nodes = nodes[:-1] if self.ends_in_softmax and len(nodes) > 1 else nodes
-        self.steps = plan_steps(self.nodes, [make_op(node.layer, self.dropout_rng) for node in self.nodes], fuse)
-        for step in self.steps:
-            step.op.needs_input_grad = step.inputs != [INPUT]
+        self.nodes = logit_nodes(graph.nodes)
         fresh = [init_params(node.layer, init_rng) for node in self.nodes]
         total = sum(a.size for layer in fresh for a in layer.values())
         self.flat = np.zeros(total, np.float32)
         self.flat_grad = np.zeros(total, np.float32)
-        self.params: list[dict[str, np.ndarray]] = []
-        self.grads: list[dict[str, np.ndarray]] = []
+        self.params: list[Arrays] = []
+        self.grads: list[Arrays] = []
         offset = 0
         for layer_params in fresh:
             views, grad_views = {}, {}
@@ -52,26 +69,24 @@ class Network:
             self.params.append(views)
             self.grads.append(grad_views)
         self.buffers = [init_buffers(node.layer) for node in self.nodes]
-        self._last_use = self._last_uses()
+        self.steps = [self._step(fusion, chain) for fusion, chain in match_chains(self.nodes, FUSIONS if fuse else ())]
+        self._last_use = {name: s for s, step in enumerate(self.steps) for name in step.inputs}
 
-    def _last_uses(self) -> dict[str, int]:
-        """For each activation, the index of the last step that reads it (to free it early)."""
-        last: dict[str, int] = {}
-        for s, step in enumerate(self.steps):
-            for name in step.inputs:
-                last[name] = s
-        return last
+    def _step(self, fusion: Fusion | None, chain: list[int]) -> Step:
+        """The step that runs nodes `chain` (a fusion's op, or the single node's own op)."""
+        layers = [self.nodes[i].layer for i in chain]
+        op = (fusion.op if fusion else op_class(layers[0]))(layers, self.dropout_rng)
+        inputs = list(layers[0].inputs)
+        op.needs_input_grad = inputs != [INPUT]
+        return Step(op, inputs, layers[-1].name, chain, [self.params[i] for i in chain],
+                    [self.buffers[i] for i in chain], [self.grads[i] for i in chain])
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         """Logits (the graph's output, before a final softmax) for a batch [N, C, H, W]."""
         values: dict[str, np.ndarray] = {INPUT: x}
         for s, step in enumerate(self.steps):
-            inputs = [values[name] for name in step.inputs]
-            if isinstance(step.op, FusedOp):
-                params, buffers = [self.params[i] for i in step.nodes], [self.buffers[i] for i in step.nodes]
-            else:
-                params, buffers = self.params[step.nodes[0]], self.buffers[step.nodes[0]]
-            values[step.output] = step.op.forward(inputs, params, buffers, training)
+            values[step.output] = step.op.forward([values[name] for name in step.inputs], step.params, step.buffers,
+                                                  training)
             for name in step.inputs:
                 if self._last_use[name] == s:
                     del values[name]
@@ -81,34 +96,25 @@ class Network:
         """Fill `flat_grad` from the loss gradient w.r.t. the logits (after a training forward)."""
         pending: dict[str, np.ndarray] = {self.nodes[-1].name: dlogits}
         for step in reversed(self.steps):
-            op = step.op
             dy = pending.pop(step.output, None)
             if dy is None:  # a step whose output does not reach the loss
-                for i in step.nodes:
-                    for g in self.grads[i].values():
+                for grads in step.grads:
+                    for g in grads.values():
                         g[...] = 0
                 continue
-            if isinstance(op, FusedOp):
-                dxs, per_node = op.backward(dy, [self.params[i] for i in step.nodes])
-            else:
-                dxs, grads = op.backward(dy, self.params[step.nodes[0]])
-                per_node = [grads]
-            for i, grads in zip(step.nodes, per_node):
+            dxs, per_node = step.op.backward(dy, step.params)
+            for target, grads in zip(step.grads, per_node):
                 for name, g in grads.items():
-                    self.grads[i][name][...] = g
+                    target[name][...] = g
             for name, dx in zip(step.inputs, dxs):
                 if name == INPUT or dx is None:
                     continue
-                if name in pending:
-                    pending[name] = pending[name] + dx
-                else:
-                    pending[name] = dx
-            op.clear()
+                pending[name] = pending[name] + dx if name in pending else dx
+            step.op.clear()
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities: softmax of the logits, in evaluation mode."""
-        logits = self.forward(x, training=False)
-        return softmax_forward(np.ascontiguousarray(logits))
+        return softmax_forward(np.ascontiguousarray(self.forward(x, training=False)))
 
     # -- state, for checkpoints ------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:

@@ -20,6 +20,7 @@ class ReLU(Activation):
     """max(0, x)."""
 
     type_name = "relu"
+    engine_op = "pointwise.ReluOp"
     summary = "max(0, x)"
 
 
@@ -27,6 +28,7 @@ class ReLU6(Activation):
     """min(max(0, x), 6)."""
 
     type_name = "relu6"
+    engine_op = "pointwise.Relu6Op"
     summary = "min(max(0, x), 6)"
 
 
@@ -34,6 +36,7 @@ class LeakyReLU(Activation):
     """x if x > 0 else slope · x."""
 
     type_name = "leaky_relu"
+    engine_op = "pointwise.LeakyReluOp"
     summary = "x if x > 0 else slope·x (slope)"
     main_arg = "slope"
     schema = {"slope": Arg("float", 0.01, minimum=0)}
@@ -43,6 +46,7 @@ class Sigmoid(Activation):
     """1 / (1 + e^−x)."""
 
     type_name = "sigmoid"
+    engine_op = "pointwise.SigmoidOp"
     summary = "1 / (1 + e^−x)"
 
 
@@ -50,6 +54,7 @@ class Tanh(Activation):
     """tanh(x)."""
 
     type_name = "tanh"
+    engine_op = "pointwise.TanhOp"
     summary = "tanh(x)"
 
 
@@ -57,6 +62,7 @@ class Softmax(Activation):
     """e^x_k / Σ_j e^x_j over the channel (or feature) axis."""
 
     type_name = "softmax"
+    engine_op = "pointwise.SoftmaxOp"
     summary = "normalised exponentials over channels; fused with cross-entropy in training"
 
     def flops(self) -> int:

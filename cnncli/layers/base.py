@@ -62,6 +62,11 @@ class Layer:
     schema: ClassVar[dict[str, Arg]] = {}
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = 1
+    # What the Numba engine needs, named here so that the layers package never imports it:
+    # the op that runs the layer ("<module>.<class>" under cnncli.engine.ops), and the rule
+    # that gives each parameter and buffer its initial value (by tensor name; cnncli.engine.init).
+    engine_op: ClassVar[str] = ""
+    init: ClassVar[dict[str, str]] = {}
 
     def __init__(self, name: str, inputs: list[str], args: dict[str, Any]) -> None:
         self.name = name

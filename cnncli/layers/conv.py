@@ -10,6 +10,8 @@ class Conv2d(WindowedLayer):
     """y[f, i, j] = b[f] + Σ_c Σ_u Σ_v w[f, c, u, v] · x[c, i·s + u·d − p, j·s + v·d − p]."""
 
     type_name = "conv2d"
+    engine_op = "spatial.Conv2dOp"
+    init = {"weight": "fan_in_uniform", "bias": "fan_in_uniform"}
     summary = "2-D convolution (filters, kernel, stride, padding, dilation, groups)"
     main_arg = "filters"
     schema = {

@@ -9,6 +9,7 @@ class Flatten(Layer):
     """[C, H, W] -> [C·H·W] (row-major, as PyTorch's flatten)."""
 
     type_name = "flatten"
+    engine_op = "dense.FlattenOp"
     summary = "[C, H, W] -> [C·H·W]"
 
     def infer(self, in_shapes: list[Shape]) -> Shape:
@@ -26,6 +27,8 @@ class Dense(Layer):
     """y = W·x + b with W of shape [units, features] (PyTorch's Linear)."""
 
     type_name = "dense"
+    engine_op = "dense.DenseOp"
+    init = {"weight": "fan_in_uniform", "bias": "fan_in_uniform"}
     summary = "fully connected (units, bias, activation); needs a flat input"
     main_arg = "units"
     schema = {

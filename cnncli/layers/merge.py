@@ -8,6 +8,7 @@ class Add(Layer):
     """y = x₁ + x₂ + …; all inputs must have the same shape."""
 
     type_name = "add"
+    engine_op = "pointwise.AddOp"
     summary = "element-wise sum of two or more inputs of the same shape"
     min_inputs = 2
     max_inputs = None
@@ -29,6 +30,7 @@ class Concat(Layer):
     """Join [C₁, H, W], [C₂, H, W], … into [C₁ + C₂ + …, H, W] (or flat vectors end to end)."""
 
     type_name = "concat"
+    engine_op = "pointwise.ConcatOp"
     summary = "join inputs along channels (inputs, or branches)"
     min_inputs = 2
     max_inputs = None

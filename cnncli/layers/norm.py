@@ -10,6 +10,8 @@ class BatchNorm(Layer):
     running averages (updated with `momentum`) in evaluation."""
 
     type_name = "batchnorm"
+    engine_op = "norm.BatchNormOp"
+    init = {"weight": "ones", "bias": "zeros", "running_mean": "zeros", "running_var": "ones"}
     summary = "batch normalisation per channel (eps, momentum)"
     schema = {"eps": Arg("float", 1e-5, minimum=0, maximum=1), "momentum": Arg("float", 0.1, minimum=0, maximum=1)}
 
@@ -37,6 +39,7 @@ class Dropout(Layer):
     """Training: zero each element with probability `rate`, scale the rest by 1/(1 − rate)."""
 
     type_name = "dropout"
+    engine_op = "norm.DropoutOp"
     summary = "randomly zero elements in training (rate)"
     main_arg = "rate"
     schema = {"rate": Arg("float", 0.5, minimum=0, maximum=1, below=True)}

@@ -40,6 +40,7 @@ class MaxPool(_Pool):
     """y[c, i, j] = max over the window of x (padding never wins)."""
 
     type_name = "maxpool"
+    engine_op = "spatial.MaxPoolOp"
     summary = "max pooling (kernel, stride = kernel, padding, ceil_mode)"
 
     def flops(self) -> int:
@@ -52,6 +53,7 @@ class AvgPool(_Pool):
     """y[c, i, j] = sum over the window / window size (padding counted, as PyTorch by default)."""
 
     type_name = "avgpool"
+    engine_op = "spatial.AvgPoolOp"
     summary = "average pooling (kernel, stride = kernel, padding, ceil_mode)"
 
     def flops(self) -> int:
@@ -74,6 +76,7 @@ class GlobalAvgPool(_GlobalPool):
     """y[c] = mean of x[c] over H·W; output [C, 1, 1]."""
 
     type_name = "global_avgpool"
+    engine_op = "spatial.GlobalAvgPoolOp"
     summary = "mean over H and W; output [C, 1, 1]"
 
     def flops(self) -> int:
@@ -85,6 +88,7 @@ class GlobalMaxPool(_GlobalPool):
     """y[c] = max of x[c] over H·W; output [C, 1, 1]."""
 
     type_name = "global_maxpool"
+    engine_op = "spatial.GlobalMaxPoolOp"
     summary = "max over H and W; output [C, 1, 1]"
 
     def flops(self) -> int:
@@ -97,6 +101,7 @@ class AdaptiveAvgPool(Layer):
     """Average over PyTorch's bins [floor(i·n/o), ceil((i+1)·n/o)) to a fixed [o_h, o_w] output."""
 
     type_name = "adaptive_avgpool"
+    engine_op = "spatial.AdaptiveAvgPoolOp"
     summary = "average pooling to a fixed output size (output: int or [h, w])"
     main_arg = "output"
     schema = {"output": Arg("hw", minimum=1)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnncli.engine.kernels import norm
-from cnncli.engine.ops.base import Arrays, Op
+from cnncli.engine.ops.base import Arrays, Grads, Op
 from cnncli.layers.norm import BatchNorm, Dropout
 
 
@@ -23,33 +23,30 @@ class BatchNormOp(Op):
 
     layer: BatchNorm
 
-    def forward(self, inputs: list[np.ndarray], params: Arrays, buffers: Arrays, training: bool) -> np.ndarray:
-        x = inputs[0]
+    def forward(self, inputs: list[np.ndarray], params: list[Arrays], buffers: list[Arrays],
+                training: bool) -> np.ndarray:
+        x, p, b = inputs[0], params[0], buffers[0]
         eps, momentum = self.layer.args["eps"], self.layer.args["momentum"]
         if not training:
-            return norm.batchnorm_eval_forward(x, params["weight"], params["bias"], buffers["running_mean"],
-                                               buffers["running_var"], eps)
-        y, mean, invstd = norm.batchnorm_train_forward(x, params["weight"], params["bias"], eps)
-        update_running_stats(buffers, mean, 1.0 / (invstd.astype(np.float64) ** 2) - eps, x.size // x.shape[1],
-                             momentum)
+            return norm.batchnorm_eval_forward(x, p["weight"], p["bias"], b["running_mean"], b["running_var"], eps)
+        y, mean, invstd = norm.batchnorm_train_forward(x, p["weight"], p["bias"], eps)
+        update_running_stats(b, mean, 1.0 / (invstd.astype(np.float64) ** 2) - eps, x.size // x.shape[1], momentum)
         self._x, self._mean, self._invstd = x, mean, invstd
         return y
 
-    def backward(self, dy: np.ndarray, params: Arrays) -> tuple[list[np.ndarray], Arrays]:
-        dx, dgamma, dbeta = norm.batchnorm_backward(dy, self._x, params["weight"], self._mean, self._invstd)
-        return [dx], {"weight": dgamma, "bias": dbeta}
+    def backward(self, dy: np.ndarray, params: list[Arrays]) -> Grads:
+        dx, dgamma, dbeta = norm.batchnorm_backward(dy, self._x, params[0]["weight"], self._mean, self._invstd)
+        return [dx], [{"weight": dgamma, "bias": dbeta}]
 
 
 class DropoutOp(Op):
-    """Training: y = x · mask / (1 − rate) with mask ~ Bernoulli(1 − rate); evaluation: identity."""
+    """Training: y = x · mask / (1 − rate) with mask ~ Bernoulli(1 − rate) drawn from `rng`;
+    evaluation: identity."""
 
     layer: Dropout
 
-    def __init__(self, layer: Dropout, rng: np.random.Generator) -> None:
-        super().__init__(layer)
-        self.rng = rng
-
-    def forward(self, inputs: list[np.ndarray], params: Arrays, buffers: Arrays, training: bool) -> np.ndarray:
+    def forward(self, inputs: list[np.ndarray], params: list[Arrays], buffers: list[Arrays],
+                training: bool) -> np.ndarray:
         rate = self.layer.args["rate"]
         if not training or rate == 0:
             self._mask = None
@@ -58,5 +55,5 @@ class DropoutOp(Op):
         self._mask = keep.astype(np.float32) * np.float32(1.0 / (1.0 - rate))
         return inputs[0] * self._mask
 
-    def backward(self, dy: np.ndarray, params: Arrays) -> tuple[list[np.ndarray], Arrays]:
-        return [dy if self._mask is None else dy * self._mask], {}
+    def backward(self, dy: np.ndarray, params: list[Arrays]) -> Grads:
+        return [dy if self._mask is None else dy * self._mask], [{}]

@@ -2,59 +2,83 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 
 from cnncli.engine.kernels import activation
-from cnncli.engine.ops.base import Arrays, Op
-from cnncli.layers.base import Layer
+from cnncli.engine.ops.base import Arrays, Grads, Op
 
 
 class ActivationOp(Op):
-    """y = f(x); backward reads x (ReLU family) or y (sigmoid, tanh, softmax), whichever is cheaper."""
+    """y = f(x); backward reads x (ReLU family) or y (sigmoid, tanh, softmax), whichever is cheaper.
 
-    def __init__(self, layer: Layer, forward: Callable[..., np.ndarray], backward: Callable[..., np.ndarray],
-                 reads_output: bool, extra: tuple = ()) -> None:
-        super().__init__(layer)
-        self.fn, self.grad, self.reads_output, self.extra = forward, backward, reads_output, extra
+    A subclass names its kernels: `f(x, *extra)` and `grad(dy, x or y, *extra)`."""
 
-    def forward(self, inputs: list[np.ndarray], params: Arrays, buffers: Arrays, training: bool) -> np.ndarray:
-        y = self.fn(inputs[0], *self.extra)
+    f: ClassVar[Callable[..., np.ndarray]]
+    grad: ClassVar[Callable[..., np.ndarray]]
+    reads_output: ClassVar[bool] = False
+
+    def extra(self) -> tuple[Any, ...]:
+        """Arguments after the array (the leaky ReLU's slope)."""
+        return ()
+
+    def forward(self, inputs: list[np.ndarray], params: list[Arrays], buffers: list[Arrays],
+                training: bool) -> np.ndarray:
+        y = type(self).f(inputs[0], *self.extra())
         if training:
             self._saved = y if self.reads_output else inputs[0]
         return y
 
-    def backward(self, dy: np.ndarray, params: Arrays) -> tuple[list[np.ndarray], Arrays]:
-        return [self.grad(dy, self._saved, *self.extra)], {}
+    def backward(self, dy: np.ndarray, params: list[Arrays]) -> Grads:
+        return [type(self).grad(dy, self._saved, *self.extra())], [{}]
 
 
-def activation_op(layer: Layer) -> ActivationOp:
-    """The op of an activation layer, by type name."""
-    kind = layer.type_name
-    if kind == "leaky_relu":
-        return ActivationOp(layer, activation.leaky_relu_forward, activation.leaky_relu_backward, False,
-                            (np.float32(layer.args["slope"]),))
-    reads_output = kind in ("sigmoid", "tanh", "softmax")
-    return ActivationOp(layer, getattr(activation, f"{kind}_forward"), getattr(activation, f"{kind}_backward"),
-                        reads_output)
+class ReluOp(ActivationOp):
+    f, grad = activation.relu_forward, activation.relu_backward
+
+
+class Relu6Op(ActivationOp):
+    f, grad = activation.relu6_forward, activation.relu6_backward
+
+
+class LeakyReluOp(ActivationOp):
+    f, grad = activation.leaky_relu_forward, activation.leaky_relu_backward
+
+    def extra(self) -> tuple[Any, ...]:
+        return (np.float32(self.layer.args["slope"]),)
+
+
+class SigmoidOp(ActivationOp):
+    f, grad, reads_output = activation.sigmoid_forward, activation.sigmoid_backward, True
+
+
+class TanhOp(ActivationOp):
+    f, grad, reads_output = activation.tanh_forward, activation.tanh_backward, True
+
+
+class SoftmaxOp(ActivationOp):
+    f, grad, reads_output = activation.softmax_forward, activation.softmax_backward, True
 
 
 class AddOp(Op):
-    def forward(self, inputs: list[np.ndarray], params: Arrays, buffers: Arrays, training: bool) -> np.ndarray:
+    def forward(self, inputs: list[np.ndarray], params: list[Arrays], buffers: list[Arrays],
+                training: bool) -> np.ndarray:
         out = inputs[0] + inputs[1]
         for x in inputs[2:]:
             out += x
         return out
 
-    def backward(self, dy: np.ndarray, params: Arrays) -> tuple[list[np.ndarray], Arrays]:
-        return [dy] * len(self.layer.inputs), {}
+    def backward(self, dy: np.ndarray, params: list[Arrays]) -> Grads:
+        return [dy] * len(self.layer.inputs), [{}]
 
 
 class ConcatOp(Op):
-    def forward(self, inputs: list[np.ndarray], params: Arrays, buffers: Arrays, training: bool) -> np.ndarray:
+    def forward(self, inputs: list[np.ndarray], params: list[Arrays], buffers: list[Arrays],
+                training: bool) -> np.ndarray:
         self._sizes = [x.shape[1] for x in inputs]
         return np.concatenate(inputs, axis=1)
 
-    def backward(self, dy: np.ndarray, params: Arrays) -> tuple[list[np.ndarray], Arrays]:
+    def backward(self, dy: np.ndarray, params: list[Arrays]) -> Grads:
         bounds = np.cumsum(self._sizes)[:-1]
-        return [np.ascontiguousarray(part) for part in np.split(dy, bounds, axis=1)], {}
+        return [np.ascontiguousarray(part) for part in np.split(dy, bounds, axis=1)], [{}]
