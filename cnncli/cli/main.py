@@ -17,6 +17,7 @@ COMMANDS = {
     "shapes": "shapes", "params": "params", "flops": "flops", "summary": "summary", "calc": "calc",
     "validate": "validate", "zoo": "zoo", "train": "train", "evaluate": "evaluate", "predict": "predict",
     "export": "export",
+    "diagram": "diagram",
 }
 EXIT_USER_ERROR = 1
 EXIT_INTERNAL = 3
