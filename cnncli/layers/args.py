@@ -73,13 +73,19 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _bound(limit: float) -> str:
+    return f"{limit:,}" if isinstance(limit, int) and limit >= 10_000 else f"{limit:g}"
+
+
 def _check_range(ctx: ArgContext, key: str, value: float, arg: Arg) -> None:
     if arg.minimum is not None and (value <= arg.minimum if arg.above else value < arg.minimum):
         relation = ">" if arg.above else "≥"
-        raise ctx.error(key, f"{key} must be {relation} {arg.minimum:g} for {ctx.type_name}, got {_describe(value)}")
+        raise ctx.error(key, f"{key} must be {relation} {_bound(arg.minimum)} for {ctx.type_name}, "
+                             f"got {_describe(value)}")
     if arg.maximum is not None and (value >= arg.maximum if arg.below else value > arg.maximum):
         relation = "<" if arg.below else "≤"
-        raise ctx.error(key, f"{key} must be {relation} {arg.maximum:g} for {ctx.type_name}, got {_describe(value)}")
+        raise ctx.error(key, f"{key} must be {relation} {_bound(arg.maximum)} for {ctx.type_name}, "
+                             f"got {_describe(value)}")
     if arg.maximum is None and _is_int(value) and value > MAX_INT_ARG:
         raise ctx.error(key, f"{key} must be ≤ {MAX_INT_ARG:,} for {ctx.type_name} (the largest size cnncli "
                              f"works with), got {_describe(value)}")
@@ -132,7 +138,7 @@ def _float(ctx: ArgContext, key: str, value: Any, arg: Arg) -> float:
         number = math.inf
     if not math.isfinite(number):
         raise ctx.error(key, f"{key} of {ctx.type_name} expects a finite number, got {_describe(value)}")
-    _check_range(ctx, key, number, arg)
+    _check_range(ctx, key, value, arg)
     return number
 
 

@@ -58,7 +58,7 @@ def _scalar(node: yaml.ScalarNode, file: str) -> Any:
             raise SpecError(_position(file, node.start_mark), "",
                             f"the number {node.value[:20]}… has {len(node.value):,} characters; "
                             f"numbers in a spec are far shorter") from None
-    if node.style is None and _EXPONENT_FLOAT.fullmatch(node.value):
+    if not node.style and _EXPONENT_FLOAT.fullmatch(node.value):  # plain: None (PyYAML) or "" (libyaml)
         return float(node.value)  # `lr: 1e-3`, which YAML 1.1 leaves as text
     return str(node.value)
 
