@@ -61,15 +61,20 @@ def spec_argument(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def analysis_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--input and --format, shared by every analysis command."""
+    """--input, --depth, --wide and --format, shared by every analysis command."""
     func = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
                         help="Output format; json is the same object for every analysis command.")(func)
+    func = click.option("--wide", is_flag=True,
+                        help="Show every column even if the table is wider than the terminal.")(func)
+    func = click.option("--depth", "-d", type=click.IntRange(min=1), default=None, metavar="N",
+                        help="Show blocks nested deeper than N as one row with their totals "
+                             "(repeats as ×3); default: every layer.")(func)
     return click.option("--input", "input_text", metavar="C,H,W",
                         help="Override the spec's input size, e.g. 3,224,224.")(func)
 
 
 def show_analysis(columns: list[Column], analysis: Analysis, fmt: str, footer: list[str],
-                  extra_json: dict | None = None) -> None:
+                  extra_json: dict | None = None, wide: bool = False) -> None:
     """Print these columns of the analysis in the chosen format, then warnings on stderr."""
     if fmt == "json":
         console.out.print_json(as_json(analysis, extra_json)) if console.out.is_terminal else \
@@ -80,12 +85,18 @@ def show_analysis(columns: list[Column], analysis: Analysis, fmt: str, footer: l
         click.echo(as_markdown(analysis, columns), nl=False)
     else:
         title = f"{analysis.name} — input {list(analysis.input_shape)}"
-        click.echo(as_table(analysis, columns, title, bold=console.out.is_terminal))
+        width = None if wide else console.out.width
+        table, dropped = as_table(analysis, columns, title, console.out.is_terminal, width)
+        click.echo(table)
         for line in footer:
-            console.out.print(line)
+            console.out.print(line, markup=True)  # footers: our markup around numbers
+        if dropped:
+            console.out.print(f"[dim]columns left out to fit {console.out.width} characters: {', '.join(dropped)} "
+                              f"(--wide shows them)[/]", markup=True)
     for warning in analysis.warnings:
         console.warning(warning)
 
 
-def analyse(ref: str, input_text: str | None) -> Analysis:
-    return analyze(load_graph(ref, input_text)[1])
+def load_analysis(ref: str, input_text: str | None, depth: int | None = None) -> Analysis:
+    """Load a spec (path or zoo name), build its graph and analyse it."""
+    return analyze(load_graph(ref, input_text)[1], depth)

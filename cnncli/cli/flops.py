@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from cnncli.cli.common import CONVENTIONS, analyse, analysis_options, show_analysis, spec_argument
+from cnncli.cli.common import CONVENTIONS, analysis_options, load_analysis, show_analysis, spec_argument
 from cnncli.report.columns import COMMAND_COLUMNS
 
 
@@ -18,7 +18,7 @@ def human(n: float) -> str:
 @click.command(epilog=CONVENTIONS)
 @spec_argument
 @analysis_options
-def flops(spec: str, input_text: str | None, fmt: str) -> None:
+def flops(spec: str, input_text: str | None, depth: int | None, wide: bool, fmt: str) -> None:
     """MACs and FLOPs per layer for one image, their share, and totals.
 
     \b
@@ -26,8 +26,8 @@ def flops(spec: str, input_text: str | None, fmt: str) -> None:
       cnn flops resnet50
       cnn flops specs/alexnet.yaml --format csv
     """
-    analysis = analyse(spec, input_text)
+    analysis = load_analysis(spec, input_text, depth)
     t = analysis.totals
     footer = [f"MACs: [bold]{t['macs']:,}[/] ({human(t['macs'])})  ·  FLOPs: {t['flops']:,} ({human(t['flops'])})"
               f"  ·  per image"]
-    show_analysis(COMMAND_COLUMNS["flops"], analysis, fmt, footer)
+    show_analysis(COMMAND_COLUMNS["flops"], analysis, fmt, footer, wide=wide)

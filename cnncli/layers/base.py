@@ -34,6 +34,14 @@ class Window:
     stride: tuple[int, int]
 
 
+@dataclass(frozen=True)
+class Note:
+    """Something the user should know about a layer; `warning` ones are repeated on stderr."""
+
+    kind: str  # "info" or "warning"
+    text: str
+
+
 def fmt_shape(shape: Shape) -> str:
     """[C, H, W] as text."""
     return "[" + ", ".join(str(d) for d in shape) + "]"
@@ -119,6 +127,6 @@ class Layer:
         """The size formula of each spatial axis, with the numbers in it (windowed layers)."""
         return []
 
-    def notes(self) -> list[str]:
-        """Things the user should know about this layer: padding chosen, rows dropped."""
+    def notes(self) -> list[Note]:
+        """Things the user should know about this layer: padding chosen (info), rows dropped (warning)."""
         return []

@@ -1,7 +1,7 @@
 """What convolution and pooling share: resolving padding and sliding a window over H and W."""
 from __future__ import annotations
 
-from cnncli.layers.base import Layer, ShapeError, Window, fmt_shape, require_spatial
+from cnncli.layers.base import Layer, Note, ShapeError, Window, fmt_shape, require_spatial
 from cnncli.shapes import AxisArithmetic, conv_out, dropped, effective_kernel, same_padding
 
 _AXES = ("H", "W")
@@ -70,13 +70,13 @@ class WindowedLayer(Layer):
                 for n, f, pad, s, d, o in zip((h, w), self.kernel, self.pads, self.stride, self.dilation,
                                                self.out_shape[1:])]
 
-    def notes(self) -> list[str]:
+    def notes(self) -> list[Note]:
         notes = []
         _, h, w = self.in_shape
         if self.args["padding"] == "same":
             (top, bottom), (left, right) = self.pads
-            notes.append(f"padding 'same' chose top {top}, bottom {bottom}, left {left}, right {right}"
-                         + (" (asymmetric, as TensorFlow pads)" if (top, left) != (bottom, right) else ""))
+            notes.append(Note("info", f"padding 'same' chose top {top}, bottom {bottom}, left {left}, right {right}"
+                         + (" (asymmetric, as TensorFlow pads)" if (top, left) != (bottom, right) else "")))
         if not self.ceil_mode:
             lost = {axis: dropped(n, f, pad, s, d)
                     for axis, n, f, pad, s, d in zip(("row", "column"), (h, w), self.kernel, self.pads, self.stride,
@@ -84,6 +84,6 @@ class WindowedLayer(Layer):
                     if effective_kernel(f, d) >= s}  # a kernel narrower than its stride skips rows by design
             parts = [f"{count} {axis}{'s' if count > 1 else ''}" for axis, count in lost.items() if count]
             if parts:
-                notes.append(f"floor() drops the last {' and '.join(parts)} of the input "
-                             f"(the stride does not divide the padded input minus the kernel evenly)")
+                notes.append(Note("warning", f"floor() drops the last {' and '.join(parts)} of the input "
+                                  f"(the stride does not divide the padded input minus the kernel evenly)"))
         return notes
