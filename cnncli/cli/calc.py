@@ -23,10 +23,10 @@ def _show(n: int, f: int, p: int | None, s: int, d: int, ceil_mode: bool, same: 
     if out < 1:
         raise click.UsageError(f"the kernel ({effective_kernel(f, d)}) is larger than the padded input "
                                f"({n + sum(pad)}): no output")
-    console.out.print(f"[bold]{AxisArithmetic(n, f, pad, s, d, ceil_mode, out).formula()}[/]")
+    console.out.print(f"[bold]{AxisArithmetic(n, f, pad, s, d, ceil_mode, out).formula()}[/]", markup=True)
     lost = dropped(n, f, pad, s, d) if not ceil_mode else 0
     if lost:
-        console.out.print(f"[yellow]floor() drops the last {lost} input row(s)/column(s)[/]")
+        console.out.print(f"[yellow]floor() drops the last {lost} input row(s)/column(s)[/]", markup=True)
     if channels is not None and filters is not None:
         weights = f * f * channels * filters
         console.out.print(f"output volume {out}×{out}×{filters}; parameters {f}·{f}·{channels}·{filters} + "

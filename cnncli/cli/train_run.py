@@ -59,7 +59,8 @@ def run_training(spec: Spec, graph: Graph, config: TrainConfig, data: str, out_d
     console.out.print(epoch_table(history))
     if prepared.test is not None:
         loss, accuracy, predictions = evaluate(network, prepared.test)
-        console.out.print(f"[bold]test accuracy {accuracy:.2%}[/] (loss {loss:.4f}) on {len(prepared.test):,} images")
+        console.out.print(f"[bold]test accuracy {accuracy:.2%}[/] (loss {loss:.4f}) on {len(prepared.test):,} images",
+                          markup=True)
         console.out.print(confusion_matrix(prepared.test.y, predictions, prepared.classes))
     console.out.print(f"checkpoint: {out_dir / CHECKPOINT}   curves: {out_dir / 'curves.png'}   "
                       f"metrics: {out_dir / 'metrics.jsonl'}")

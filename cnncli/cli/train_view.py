@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from cnncli.report import console
 
@@ -75,7 +76,8 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, classes: list[
         table.add_column(name, justify="right")
     table.add_column("recall", justify="right")
     for i, name in enumerate(short):
-        cells = [f"[green]{v}[/]" if i == j else (str(v) if v else "[dim]·[/]") for j, v in enumerate(counts[i])]
+        cells = [Text(str(v), "green") if i == j else Text(str(v) if v else "·", "" if v else "dim")
+                 for j, v in enumerate(counts[i])]
         total = counts[i].sum()
         table.add_row(name, *cells, f"{counts[i, i] / total:.1%}" if total else "—")
     return table

@@ -22,5 +22,6 @@ def validate(spec: str, input_text: str | None) -> None:
     analysis = analyze(graph)
     for warning in analysis.warnings:
         console.warning(warning)
-    console.out.print(f"[green]OK[/] {loaded.file}: {analysis.name}, {len(graph.nodes)} nodes, "
-                      f"output {list(graph.output.layer.out_shape)}, {analysis.totals['params']:,} params")
+    console.out.print(f"[green]OK[/] {console.escape(loaded.file)}: {console.escape(analysis.name)}, "
+                      f"{len(graph.nodes)} nodes, output {list(graph.output.layer.out_shape)}, "
+                      f"{analysis.totals['params']:,} params", markup=True)
