@@ -18,6 +18,7 @@ COMMANDS = {
     "validate": "validate", "zoo": "zoo", "train": "train", "evaluate": "evaluate", "predict": "predict",
     "export": "export",
     "diagram": "diagram",
+    "plot": "plot",
 }
 EXIT_USER_ERROR = 1
 EXIT_INTERNAL = 3
