@@ -1,0 +1,241 @@
+"""The ONNX export against three independent judges: onnx.checker (full check), ONNX shape
+inference (strict) against our graph's shapes (`cnn shapes`), and onnxruntime's outputs against
+our Numba engine's eval-mode forward, for every zoo spec and for small specs that exercise every
+layer type and the awkward arguments. Pooling corner cases are also checked against PyTorch."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from cnncli.cli.common import load_graph
+from cnncli.engine.network import Network
+from cnncli.errors import UsageError
+from cnncli.export.common import InputTransform
+from cnncli.export.onnx_export import DEFAULT_OPSET, OUTPUT, build_onnx, save_onnx
+from cnncli.export.onnx_layers import EMITTERS
+from cnncli.graph import Graph
+from cnncli.layers.registry import LAYER_TYPES
+from cnncli.zoo import zoo_specs
+
+SPECS = Path(__file__).parent / "onnx_specs"
+ZOO = sorted(zoo_specs())
+# The 224x224 nets run in our engine at a size that still fits (every layer, including the adaptive
+# pools, still runs; VGG-16's and AlexNet's then average a 1x1 map into 7x7 and 6x6 bins).
+SMALL_INPUT = {"alexnet": "3,64,64", "vgg16": "3,32,32", "resnet18": "3,64,64", "resnet50": "3,64,64",
+               "googlenet": "3,96,96"}
+BIG = {"alexnet", "vgg16"}  # over 60 M parameters: one image per batch
+TOLERANCE = 1e-5  # of the output's largest magnitude: float32 round-off through a few dozen layers
+# (the zoo nets with their initial weights give outputs from 0.02 to 4; seen: 2e-6 of that at most)
+
+
+def zeros_state(graph: Graph) -> dict[str, np.ndarray]:
+    """Every parameter and buffer of the graph, zero (for the checks that do not run the model)."""
+    return {f"{node.name}/{name}": np.zeros(shape, np.float32) for node in graph.nodes
+            for name, shape in {**node.layer.param_shapes(), **node.layer.buffer_shapes()}.items()}
+
+
+def random_network(graph: Graph, seed: int = 0) -> tuple[Network, dict[str, np.ndarray]]:
+    """The engine with the seed's weights and random batch-norm affine parameters and running
+    statistics (so that eval-mode batch norm really normalises); returns it and its state."""
+    net = Network(graph, seed)
+    rng = np.random.default_rng(seed + 1)
+    state = {key: array.copy() for key, array in net.state().items()}
+    for key, array in state.items():
+        node, tensor = key.rsplit("/", 1)
+        if any(n.name == node and n.layer.type_name == "batchnorm" for n in graph.nodes):
+            draw = {"weight": rng.uniform(0.5, 1.5, array.shape), "bias": rng.normal(0, 0.2, array.shape),
+                    "running_mean": rng.normal(0, 0.3, array.shape),
+                    "running_var": rng.uniform(0.5, 2.0, array.shape)}[tensor]
+            state[key] = draw.astype(np.float32)
+    net.load_state(state)
+    return net, state
+
+
+def engine_output(net: Network, graph: Graph, x: np.ndarray) -> np.ndarray:
+    """What our engine classifies with: the eval-mode forward, then a final softmax if the spec has one."""
+    return net.predict_proba(x) if graph.output.layer.type_name == "softmax" else net.forward(x, training=False)
+
+
+def run_onnx(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (y,) = session.run(None, {"input": x})
+    return y
+
+
+def max_difference(graph: Graph, model: onnx.ModelProto, net: Network, x: np.ndarray,
+                   onnx_input: np.ndarray | None = None) -> float:
+    """Largest |onnxruntime − engine|, asserted within TOLERANCE of the output's scale."""
+    expected = engine_output(net, graph, x)
+    got = run_onnx(model, x if onnx_input is None else onnx_input)
+    assert got.shape == expected.shape
+    difference = float(np.abs(got - expected).max())
+    assert difference <= TOLERANCE * float(np.abs(expected).max()) + 1e-12, difference
+    return difference
+
+
+def check_structure(graph: Graph, model: onnx.ModelProto) -> None:
+    """Full checker; then, with our value_info stripped, strict shape inference must give every spec
+    node's output the shape `cnn shapes` gives it, after a symbolic batch dimension."""
+    onnx.checker.check_model(model, full_check=True)
+    names = [n.name for n in model.graph.node]
+    assert [node.name for node in graph.nodes if node.name not in names] == []
+    assert [i.name for i in model.graph.input] == ["input"] and [o.name for o in model.graph.output] == [OUTPUT]
+    recorded = {vi.name for vi in model.graph.value_info}
+    del model.graph.value_info[:]
+    inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    values = {vi.name: vi for vi in [*inferred.graph.value_info, *inferred.graph.output, *inferred.graph.input]}
+    for node in graph.nodes:
+        tensor = OUTPUT if node is graph.output else node.name
+        dims = [d.dim_param or d.dim_value for d in values[tensor].type.tensor_type.shape.dim]
+        assert dims == ["batch", *node.layer.out_shape], (node.name, dims, node.layer.out_shape)
+        assert tensor == OUTPUT or tensor in recorded
+
+
+# -- the zoo ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ZOO)
+def test_zoo_checker_and_shapes_at_full_size(name: str) -> None:
+    # References: onnx.checker and ONNX shape inference, against our graph's shapes.
+    _, graph = load_graph(name)
+    check_structure(graph, build_onnx(graph, zeros_state(graph), None))
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_zoo_onnxruntime_equals_engine(name: str) -> None:
+    # Reference: onnxruntime runs the exported file; our engine runs the same weights.
+    _, graph = load_graph(name, SMALL_INPUT.get(name))
+    net, state = random_network(graph)
+    model = build_onnx(graph, state, None)
+    x = np.random.default_rng(7).standard_normal((1 if name in BIG else 2, *graph.input_shape)).astype(np.float32)
+    print(f"{name}: max |onnxruntime - engine| = {max_difference(graph, model, net, x):.3g}")
+
+
+# -- small specs with every layer type and the awkward arguments ----------------------------------
+@pytest.mark.parametrize("opset", [13, 17, DEFAULT_OPSET])
+@pytest.mark.parametrize("spec", ["every_layer.yaml", "flat.yaml"])
+def test_small_specs(spec: str, opset: int) -> None:
+    # References: checker, shape inference and onnxruntime against our engine, at several opsets.
+    _, graph = load_graph(str(SPECS / spec))
+    net, state = random_network(graph, seed=3)
+    model = build_onnx(graph, state, None, opset=opset)
+    assert model.opset_import[0].version == opset
+    x = np.random.default_rng(1).standard_normal((2, *graph.input_shape)).astype(np.float32)
+    max_difference(graph, model, net, x)
+    check_structure(graph, model)
+
+
+def test_every_layer_type_has_a_mapping_and_is_in_the_test_spec() -> None:
+    # Reference: the layer registry; a new layer type must get an ONNX mapping and a test.
+    assert set(EMITTERS) == set(LAYER_TYPES)
+    _, graph = load_graph(str(SPECS / "every_layer.yaml"))
+    assert {node.layer.type_name for node in graph.nodes} == set(LAYER_TYPES)
+
+
+def test_awkward_arguments_take_the_helper_paths() -> None:
+    # Reference: hand computation of the spec's shapes (`cnn shapes` shows the same): the ceil_mode
+    # max pool on 7 rows needs end padding 1 for its 4th window; the ceil_mode average pool's last
+    # row window (start 3, kernel 3, input 4 + padding 1) holds 2 cells, so that row is scaled 3/2;
+    # adaptive 2x1 -> 3x2 bins do not divide, so they become two MatMuls.
+    _, graph = load_graph(str(SPECS / "every_layer.yaml"))
+    model = build_onnx(graph, zeros_state(graph), None)
+    nodes = {n.name: n for n in model.graph.node}
+    attrs = {name: {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute} for name, n in nodes.items()}
+    assert attrs["stem"]["pads"] == [1, 1, 2, 2]  # 'same' with stride 2: top 1, left 1, bottom 2, right 2
+    assert attrs["mix.b2.conv2d_1"]["dilations"] == [2, 2] and attrs["mix.b2.conv2d_1"]["group"] == 2
+    assert attrs["maxpool_1"]["pads"] == [0, 0, 1, 0] and attrs["maxpool_1"].get("ceil_mode", 0) == 0
+    assert nodes["avgpool_1"].op_type == "Mul" and attrs["avgpool_1/window_mean"]["pads"] == [1, 1, 2, 1]
+    fix = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}["avgpool_1/divisor_fix"]
+    np.testing.assert_allclose(fix, [[1, 1], [1, 1], [1.5, 1.5]])
+    assert nodes["adaptive_avgpool_1"].op_type == "MatMul"
+    assert nodes["sum3"].op_type == "Sum" and list(nodes["sum3"].input) == ["a", "b", "c"]
+    assert attrs["leaky_relu_1"]["alpha"] == pytest.approx(0.2)
+    assert nodes["softmax_2"].op_type == "Softmax" and attrs["softmax_2"]["axis"] == 1
+    assert nodes["dense_1"].op_type == "Gemm" and list(nodes["dense_1"].input) == ["flatten_1", "dense_1/weight"]
+
+
+# -- pooling against PyTorch ---------------------------------------------------------------------
+POOL_CASES = [  # (n, kernel, stride, padding, ceil_mode)
+    (7, 2, 2, 0, True), (8, 3, 2, 1, True), (5, 2, 3, 0, True), (6, 2, 3, 1, True), (5, 1, 3, 0, True),
+    (9, 3, 3, 1, True), (3, 2, 2, 1, True), (10, 4, 3, 2, True), (7, 3, 2, 1, False), (6, 4, 1, 2, False),
+    (11, 5, 4, 2, True), (4, 4, 1, 0, True),
+]
+
+
+@pytest.mark.parametrize("kind", ["maxpool", "avgpool"])
+@pytest.mark.parametrize(("n", "kernel", "stride", "padding", "ceil_mode"), POOL_CASES)
+def test_pools_match_pytorch(tmp_path: Path, kind: str, n: int, kernel: int, stride: int, padding: int,
+                             ceil_mode: bool) -> None:
+    # Reference: PyTorch's max_pool2d / avg_pool2d (count_include_pad=True), including windows that
+    # ceil_mode drops because they would start in the padding (5, 2, 3: ONNX's own formula keeps them).
+    import torch
+    import torch.nn.functional as F
+
+    spec = tmp_path / "pool.yaml"
+    spec.write_text(f"name: pool\ninput: [2, {n}, {n + 1}]\nlayers:\n  - {kind}: {{kernel: {kernel}, "
+                    f"stride: {stride}, padding: {padding}, ceil_mode: {str(ceil_mode).lower()}}}\n")
+    _, graph = load_graph(str(spec))
+    x = np.random.default_rng(n).standard_normal((2, *graph.input_shape)).astype(np.float32)
+    pool = F.max_pool2d if kind == "maxpool" else F.avg_pool2d
+    expected = pool(torch.from_numpy(x), kernel, stride, padding, ceil_mode=ceil_mode).numpy()
+    model = build_onnx(graph, {}, None)
+    check_structure(graph, model)
+    np.testing.assert_allclose(run_onnx(model, x), expected, rtol=1e-6, atol=1e-6)
+
+
+# -- the input transform, the file, the description ------------------------------------------------
+@pytest.mark.parametrize("spec", ["every_layer.yaml", "lenet5"])
+def test_input_transform_takes_raw_pixels(spec: str) -> None:
+    # Reference: our engine fed data standardised by hand, (x / 255 − mean) / std, while
+    # onnxruntime gets the raw 0-255 values.
+    _, graph = load_graph(spec if spec == "lenet5" else str(SPECS / spec))
+    channels = graph.input_shape[0]
+    transform = InputTransform(1 / 255, tuple(0.3 + 0.1 * c for c in range(channels)),
+                               tuple(0.2 + 0.05 * c for c in range(channels)))
+    net, state = random_network(graph, seed=5)
+    model = build_onnx(graph, state, transform)
+    raw = np.random.default_rng(2).integers(0, 256, (2, *graph.input_shape)).astype(np.float32)
+    mean, std = (np.reshape(v, (-1, 1, 1)) for v in (transform.mean, transform.std))
+    standardised = ((raw / 255 - mean) / std).astype(np.float32)
+    max_difference(graph, model, net, standardised, onnx_input=raw)
+    assert transform.describe() in model.doc_string and transform.describe() in model.graph.input[0].doc_string
+    check_structure(graph, model)
+
+
+def test_description_metadata_and_dynamic_batch(tmp_path: Path) -> None:
+    # Reference: the file read back by onnx and run by onnxruntime at batch sizes 1 and 3.
+    _, graph = load_graph("lenet5_relu")
+    net, state = random_network(graph)
+    path = tmp_path / "net.onnx"
+    save_onnx(build_onnx(graph, state, None), path)
+    model = onnx.load(str(path))
+    onnx.checker.check_model(str(path), full_check=True)
+    assert {p.key: p.value for p in model.metadata_props}["spec"] == graph.name == model.graph.name
+    assert "no normalisation" in model.doc_string and model.producer_name == "cnncli"
+    assert [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == ["batch", 1, 28, 28]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for batch in (1, 3):
+        x = np.random.default_rng(batch).standard_normal((batch, 1, 28, 28)).astype(np.float32)
+        np.testing.assert_allclose(session.run(None, {"input": x})[0], engine_output(net, graph, x),
+                                   rtol=1e-5, atol=1e-6)
+    assert [p.name for p in tmp_path.iterdir()] == ["net.onnx"]  # no temporary file left behind
+
+
+# -- what cannot be exported ------------------------------------------------------------------------
+def test_refusals_name_the_problem() -> None:
+    # Reference: the messages the brief asks for (node named, reason given).
+    _, graph = load_graph("lenet5")
+    state = zeros_state(graph)
+    with pytest.raises(UsageError, match="opset 11 is out of range"):
+        build_onnx(graph, state, None, opset=11)
+    with pytest.raises(UsageError, match="node 'conv2d_1' .*no 'conv2d_1/bias'"):
+        build_onnx(graph, {k: v for k, v in state.items() if k != "conv2d_1/bias"}, None)
+    with pytest.raises(UsageError, match="'dense_1/weight' has shape \\[120, 5\\]"):
+        build_onnx(graph, {**state, "dense_1/weight": np.zeros((120, 5), np.float32)}, None)
+    with pytest.raises(UsageError, match="3 mean values, but the input of 'LeNet-5' has 1 channels"):
+        build_onnx(graph, state, InputTransform(1 / 255, (0.5, 0.5, 0.5), (0.2, 0.2, 0.2)))
+    graph.nodes[1].layer.type_name = "mystery"  # a layer type added without an ONNX mapping
+    with pytest.raises(UsageError, match=f"node '{graph.nodes[1].name}': layer type 'mystery' has no ONNX mapping"):
+        build_onnx(graph, state, None)
