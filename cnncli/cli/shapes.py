@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from cnncli.cli.common import CONVENTIONS, analysis_options, load_analysis, show_analysis, spec_argument
+from cnncli.report import console
 from cnncli.report.columns import COMMAND_COLUMNS
 
 
@@ -26,6 +27,7 @@ def shapes(spec: str, input_text: str | None, depth: int | None, wide: bool, fmt
       cnn shapes resnet18 --input 3,160,160 --format json
     """
     analysis = load_analysis(spec, input_text, depth)
-    notes = [f"  {row.name}: {note.text}" for row in analysis.rows for note in row.notes if note.kind == "info"]
+    notes = [console.escape(f"  {row.name}: {note.text}")
+             for row in analysis.rows for note in row.notes if note.kind == "info"]
     footer = (["notes:"] + notes) if notes else []
     show_analysis(COMMAND_COLUMNS["shapes"], analysis, fmt, footer, wide=wide)
