@@ -19,6 +19,7 @@ COMMANDS = {
     "export": "export",
     "diagram": "diagram",
     "plot": "plot",
+    "filters": "filters",
 }
 EXIT_USER_ERROR = 1
 EXIT_INTERNAL = 3
