@@ -61,6 +61,9 @@ def main() -> None:
     args = ap.parse_args()
     sys.path.insert(0, str(args.root))
 
+    from cnncli.engine.setup import configure
+
+    configure()  # as `cnn train` does (a --root checkout from before it existed did this on import)
     import cnncli.engine.trainer as trainer_mod
     from cnncli.data import Dataset, iterate_batches
     from cnncli.engine.network import Network

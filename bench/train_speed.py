@@ -88,6 +88,9 @@ def first_batch(spec: str, batch: int) -> None:
     started = time.perf_counter()
     import workloads
 
+    from cnncli.engine.setup import configure
+
+    configure()  # as `cnn train` does
     import cnncli.engine.trainer  # noqa: F401
     imported = time.perf_counter()
     step = workloads.build_ours(spec, batch)
@@ -112,11 +115,14 @@ def memory(epochs: int) -> None:
     from cnncli.data import Dataset, cache_root
     from cnncli.data.sources import BUILTINS
     from cnncli.engine.network import Network
+    from cnncli.engine.setup import configure
     from cnncli.engine.trainer import Trainer
     from cnncli.graph import build_graph
     from cnncli.spec import load_spec
     from cnncli.train_config import load_train_config
     from cnncli.training_setup import prepare_training_data
+
+    configure()  # as `cnn train` does
 
     class Quiet:
         def epoch_start(self, *args: object) -> None: ...

@@ -27,10 +27,9 @@ WARMUP_STEPS = 5
 
 def thread_env(threads: int) -> dict[str, str]:
     """Environment for a worker: every thread pool (Numba, OpenMP, BLAS) at `threads`."""
-    env = dict(os.environ)
-    for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = str(threads)
-    return env
+    from cnncli.engine.setup import thread_environment
+
+    return {**os.environ, **thread_environment(threads)}
 
 
 class Worker:
@@ -71,7 +70,10 @@ def _serve(engine: str, threads: int) -> None:
 
         torch.set_num_threads(threads)
     else:
-        import cnncli.engine.trainer  # noqa: F401  (imports Numba and OpenBLAS)
+        from cnncli.engine.setup import configure
+
+        configure(threads)  # as `cnn train` does
+        import cnncli.engine.trainer  # noqa: F401  (imports Numba)
     step = None
     for line in sys.stdin:
         request = json.loads(line)

@@ -26,9 +26,11 @@ def evaluate(spec: str, weights: Path, data: str, batch_size: int, fit: str | No
     """
     from cnncli.cli.train_view import confusion_matrix
     from cnncli.engine.restore import restore_network
+    from cnncli.engine.setup import configure
     from cnncli.engine.trainer import evaluate as run_evaluation
     from cnncli.training_setup import prepare_eval_data
 
+    configure()
     _, graph = load_graph(spec)
     network, meta = restore_network(graph, weights)
     norm = meta["normalization"]

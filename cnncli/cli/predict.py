@@ -45,7 +45,9 @@ def predict(spec: str, images: tuple[Path, ...], weights: Path, top: int, invert
       cnn predict lenet5_relu --weights runs/lenet5_relu/last.npz digit.png
     """
     from cnncli.engine.restore import restore_network
+    from cnncli.engine.setup import configure
 
+    configure()
     _, graph = load_graph(spec)
     network, meta = restore_network(graph, weights)
     if len(graph.input_shape) != 3:

@@ -1,7 +1,6 @@
 """`cnn train`: train a spec on real data with the built-in engine."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -9,14 +8,6 @@ import click
 from cnncli.cli.common import load_graph
 from cnncli.report import console
 from cnncli.train_config import OPTIMIZER_ARGS, SCHEDULE_ARGS, load_train_config, with_overrides
-
-
-def set_threads(threads: int | None) -> None:
-    """Numba and BLAS thread counts; must run before the engine (and Numba) is imported."""
-    if threads is None:
-        return
-    for variable in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[variable] = str(threads)
 
 
 def download_progress():  # type: ignore[no-untyped-def]
@@ -72,7 +63,9 @@ def train(spec: str, data: str, epochs: int | None, batch_size: int | None, lr: 
       cnn train specs/lenet5.yaml --data mnist --epochs 3 --lr 0.002 --out runs/lenet
       cnn train my.yaml --data ./images --resize --val 0.2
     """
-    set_threads(threads)
+    from cnncli.engine.setup import configure  # threads, BLAS, malloc, JIT: before the engine loads
+
+    configure(threads)
     loaded, graph = load_graph(spec)
     config = with_overrides(load_train_config(loaded.train, loaded.file, loaded.train_positions),
                             epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum,

@@ -20,16 +20,14 @@ the module pool (_common.scratch) and is reused between calls.
 from __future__ import annotations
 
 import numpy as np
-from numba import config
 
 from . import conv_direct
-from ._common import pair, quad, scratch
+from ._common import THREADS, pair, quad, scratch
 from .conv_flat import BIAS, BN, BN_RELU, POOL, RELU
 from .conv_gemm import gemm_backward, gemm_forward
 from .conv_plan import NO_CODES, flat_conv_backward, flat_conv_forward, plan_for
 from .gemm import BLAS_TABLE
 
-_THREADS = config.NUMBA_NUM_THREADS  # workspace rows: one per possible Numba thread
 _CHUNK_BYTES = 512 * 1024
 
 Pads = tuple[int, int, int, int]
@@ -64,13 +62,13 @@ def _chunk(n: int, rows: int, f: int, p: int, itemsize: int) -> int:
     """Samples per prange task: column block near _CHUNK_BYTES, >= 2 tasks per thread."""
     per_sample = (rows + f) * p * itemsize
     spc = max(1, _CHUNK_BYTES // per_sample)
-    return max(1, min(spc, -(-n // (2 * _THREADS))))
+    return max(1, min(spc, -(-n // (2 * THREADS))))
 
 
 def _workspace(n: int, rows: int, f: int, p: int, dtype: np.dtype) -> tuple[np.ndarray, int]:
     """(per-thread workspace, samples per chunk) for conv_gemm."""
     spc = _chunk(n, rows, f, p, np.dtype(dtype).itemsize)
-    return scratch("conv", (_THREADS, (rows + f) * spc * p), dtype), spc
+    return scratch("conv", (THREADS, (rows + f) * spc * p), dtype), spc
 
 
 def flat_eligible(stride, dilation, groups: int, dtype: np.dtype = np.dtype(np.float32)) -> bool:
@@ -169,8 +167,8 @@ def conv2d_backward(x: np.ndarray, w: np.ndarray, dy: np.ndarray,
     if _use_direct(c, groups):
         return _direct_backward(x, w, dy, (sh, sw, pt, pl, dh, dw_), groups, need_dx)
     ws, spc = _workspace(n, c * kh * kw, f, oh * ow, x.dtype)
-    dwp = np.zeros((_THREADS, f, cg * kh * kw), x.dtype)
-    dbp = np.zeros((_THREADS, f), x.dtype)
+    dwp = np.zeros((THREADS, f, cg * kh * kw), x.dtype)
+    dbp = np.zeros((THREADS, f), x.dtype)
     dx = np.empty_like(x) if need_dx else x[:0]
     gemm_backward(BLAS_TABLE, x, w.reshape(f, cg * kh * kw), dy, dx, dwp, dbp, ws, spc,
                   kh, kw, sh, sw, pt, pl, dh, dw_, groups, need_dx)

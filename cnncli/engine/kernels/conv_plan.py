@@ -10,13 +10,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from numba import config
 
-from ._common import quad, scratch
+from ._common import THREADS, quad, scratch
 from .canvas import tap_offset
 from .conv_flat import COLS, LANES, POOL, ROWS, TAPS, flat_backward, flat_backward_pool, flat_forward, flat_forward_pool
 
-_THREADS = config.NUMBA_NUM_THREADS  # workspace rows: one per possible Numba thread
 _CHUNK_BYTES = 256 * 1024  # backward: canvases + dY' of the samples of one task, about L2 ...
 _MAX_CHUNK_BYTES = 1024 * 1024  # ... unless small images need more samples for:
 _MIN_REDUCTION = 128  # vectors summed per grad_tile call (its horizontal sums then cost < ~15%)
@@ -101,8 +99,8 @@ def _samples_per_task(n: int, per_sample: int, vectors: int) -> int:
     thread (the static schedule gives each thread the same count)."""
     want = max(_CHUNK_BYTES // per_sample, -(-_MIN_REDUCTION // max(vectors, 1)))
     want = max(1, min(want, _MAX_CHUNK_BYTES // per_sample))
-    tasks_per_thread = max(1, round(n / (_THREADS * want)))
-    return -(-n // (_THREADS * tasks_per_thread))
+    tasks_per_thread = max(1, round(n / (THREADS * want)))
+    return -(-n // (THREADS * tasks_per_thread))
 
 
 def plan_for(x: np.ndarray, w: np.ndarray, stride: int, pads: Pads) -> Geometry:
@@ -120,9 +118,9 @@ def flat_conv_forward(g: Geometry, x: np.ndarray, w: np.ndarray, b: np.ndarray |
     wt = np.zeros((k, f4), x.dtype)
     wt[:, :g.f] = w.reshape(g.f, k).T
     bias = np.zeros(g.f, x.dtype) if b is None else b
-    stats = np.zeros((_THREADS, 2, g.f))
-    cvs = scratch("flat_canvas", (_THREADS, g.c * g.s * g.s * g.plane), x.dtype)
-    ybs = scratch("flat_out", (_THREADS, f4 * g.npad), x.dtype)
+    stats = np.zeros((THREADS, 2, g.f))
+    cvs = scratch("flat_canvas", (THREADS, g.c * g.s * g.s * g.plane), x.dtype)
+    ybs = scratch("flat_out", (THREADS, f4 * g.npad), x.dtype)
     if mode == POOL:
         flat_forward_pool(x, g.offs[:k], wt, bias, y, codes, cvs, ybs, g.vector(mode, pool))
     else:
@@ -136,8 +134,8 @@ def flat_conv_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray
                        codes: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """(dx or None, dw, db or None) through flat_backward (arguments as in conv_flat)."""
     k, f4, c4 = g.c * g.kh * g.kw, _up(g.f, ROWS), _up(g.c, ROWS)
-    dwp = np.zeros((_THREADS, f4, g.offs.size), x.dtype)
-    dbp = np.zeros((_THREADS, g.f if need_db else 0), x.dtype)
+    dwp = np.zeros((THREADS, f4, g.offs.size), x.dtype)
+    dbp = np.zeros((THREADS, g.f if need_db else 0), x.dtype)
     dx = np.empty_like(x) if need_dx else x[:0]
     if need_dx:
         fi, u, v = g.dx_taps.T
@@ -148,9 +146,9 @@ def flat_conv_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray
         dx_w, dx_rows = np.zeros((0, c4), x.dtype), g.dx_rows[:0]
     csize, dsize = g.c * g.s * g.s * g.plane, f4 * g.ldy
     spc = _samples_per_task(x.shape[0], (csize + dsize) * x.itemsize, g.npad // LANES)
-    cvs = scratch("flat_canvas", (_THREADS, spc * csize), x.dtype)
-    dybs = scratch("flat_dy", (_THREADS, spc * dsize), x.dtype)
-    dcvs = scratch("flat_dcanvas", (_THREADS, (c4 * g.s * g.s * g.plane) if need_dx else 0), x.dtype)
+    cvs = scratch("flat_canvas", (THREADS, spc * csize), x.dtype)
+    dybs = scratch("flat_dy", (THREADS, spc * dsize), x.dtype)
+    dcvs = scratch("flat_dcanvas", (THREADS, (c4 * g.s * g.s * g.plane) if need_dx else 0), x.dtype)
     dx_offs, geo = g.dx_offs if need_dx else g.dx_offs[:0], g.vector(mode, pool, spc)
     if mode == POOL:
         flat_backward_pool(x, g.offs, dy, codes, dwp, dbp, dx, dx_offs, dx_w, dx_rows, cvs, dybs, dcvs, geo)

@@ -8,11 +8,10 @@ single-threaded). All functions return new arrays.
 from __future__ import annotations
 
 import numpy as np
-from numba import config, njit, prange
+from numba import njit, prange
 
+from ._common import THREADS
 from .gemm import BLAS_TABLE, gemm
-
-_TASKS = config.NUMBA_NUM_THREADS
 
 
 def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
@@ -38,7 +37,7 @@ def dense_backward(x: np.ndarray, w: np.ndarray, dy: np.ndarray, need_dx: bool =
 
 def _mm(a: np.ndarray, ta: bool, b: np.ndarray, tb: bool, c: np.ndarray) -> None:
     """c = op(a) @ op(b), op = transpose when the flag is set; rows of c split over tasks."""
-    _rows_gemm(BLAS_TABLE, int(ta), int(tb), a, b, c, min(_TASKS, c.shape[0]))
+    _rows_gemm(BLAS_TABLE, int(ta), int(tb), a, b, c, min(THREADS, c.shape[0]))
 
 
 @njit(parallel=True, cache=True)

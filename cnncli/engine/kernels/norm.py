@@ -13,9 +13,9 @@ All functions return new arrays.
 from __future__ import annotations
 
 import numpy as np
-from numba import config, get_thread_id, njit, prange
+from numba import get_thread_id, njit, prange
 
-from ._common import FAST
+from ._common import FAST, THREADS
 
 
 def _as3d(a: np.ndarray) -> np.ndarray:
@@ -162,7 +162,7 @@ def batchnorm_grad_coefficients(dz: np.ndarray, z: np.ndarray, y: np.ndarray, ga
                                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(coef [4, C] = (A, B, D, mean) as y's dtype, dgamma, dbeta) for the formulas above."""
     c = y.shape[1]
-    parts = np.zeros((config.NUMBA_NUM_THREADS, c, 2), np.float64)
+    parts = np.zeros((THREADS, c, 2), np.float64)
     _grad_sums(_as3d(dz), _as3d(z), _as3d(y), mean.astype(y.dtype), relu, parts)
     sums = parts.sum(axis=0)
     count = y.size // c
