@@ -20,6 +20,7 @@ COMMANDS = {
     "diagram": "diagram",
     "plot": "plot",
     "filters": "filters",
+    "featuremaps": "featuremaps",
 }
 EXIT_USER_ERROR = 1
 EXIT_INTERNAL = 3

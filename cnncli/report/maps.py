@@ -104,7 +104,7 @@ def save_featuremaps(image: np.ndarray, layers: list[LayerMaps], top: list[tuple
     fig = _figure(max(10.0, 0.75 * per_row + 1.8), 2.4 + 1.05 * len(layers))
     rows = fig.subfigures(len(layers) + 1, 1, height_ratios=[2.2] + [1.0] * len(layers))
     rows = np.atleast_1d(rows)
-    head = rows[0].subplots(1, 2, gridspec_kw={"width_ratios": [1, 2.2]})
+    head = rows[0].subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.4]})
     picture = image.transpose(1, 2, 0) if image.shape[0] == 3 else image[0]
     head[0].imshow(np.clip(picture, 0, 1), cmap=None if image.shape[0] == 3 else "gray", vmin=0, vmax=1)
     _bare(head[0])
@@ -117,7 +117,7 @@ def save_featuremaps(image: np.ndarray, layers: list[LayerMaps], top: list[tuple
     for side in ("top", "right"):
         head[1].spines[side].set_visible(False)
     for (name, p), y in zip(top[::-1], range(len(top))):
-        head[1].text(100 * p + 1, y, f"{100 * p:.1f}%", va="center", fontsize=9)
+        head[1].text(100 * p + 1, y, f"{100 * p:.1f}%" if p >= 0.001 else "<0.1%", va="center", fontsize=9)
     for row, layer in zip(rows[1:], layers):
         shown = layer.maps[:MAX_MAPS]
         low, high = float(shown.min()), float(shown.max())
