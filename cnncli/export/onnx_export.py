@@ -45,7 +45,8 @@ def _standardise(parts: Parts, graph: Graph, transform: InputTransform) -> None:
     for what, values in (("mean", transform.mean), ("std", transform.std)):
         if len(values) not in (1, channels):
             raise UsageError(f"the input normalisation has {len(values)} {what} values, but the input of "
-                             f"'{graph.name}' has {channels} channels; was the checkpoint trained on other data?")
+                             f"'{graph.name}' is {list(graph.input_shape)}; was the checkpoint trained on other "
+                             f"data?")
     shape = (-1,) + (1,) * (len(graph.input_shape) - 1)
     scaled = parts.op("Mul", [INPUT, parts.const("input/scale_factor", np.array(transform.scale))],
                       "input/scaled", "input/scale")
@@ -58,9 +59,9 @@ def _standardise(parts: Parts, graph: Graph, transform: InputTransform) -> None:
 def describe_input(transform: InputTransform | None) -> str:
     """The input convention, for the model's doc_string and metadata."""
     if transform is not None:
-        return f"The model {transform.describe()}."
-    return ("The model takes inputs as the network sees them (float32, [N, C, H, W]): standardise them "
-            "exactly as in training first; it does no normalisation itself.")
+        return f"Input 'input' {transform.describe()}."
+    return ("Input 'input' takes data as the network sees it (float32, [N, C, H, W]): standardise it "
+            "exactly as in training first; the model does no normalisation itself.")
 
 
 def build_onnx(graph: Graph, weights: dict[str, np.ndarray], transform: InputTransform | None,
@@ -74,7 +75,8 @@ def build_onnx(graph: Graph, weights: dict[str, np.ndarray], transform: InputTra
     if size > _PROTOBUF_LIMIT:
         raise UsageError(f"'{graph.name}' has {size / 2**30:.1f} GiB of weights; an ONNX file holds at most "
                          f"2 GiB (protobuf's limit); export a smaller network")
-    parts = Parts(weights)
+    model = onnx.ModelProto()
+    parts = Parts(weights, model.graph)  # filled in place: a copy of VGG-16's weights costs seconds
     if transform is not None:
         _standardise(parts, graph, transform)
     names = _tensor_names(graph, transform)
@@ -82,20 +84,21 @@ def build_onnx(graph: Graph, weights: dict[str, np.ndarray], transform: InputTra
         emit(parts, node, [names[source] for source in node.layer.inputs], names[node.name])
 
     last = graph.output
-    output_doc = (f"class probabilities (the softmax of node '{last.name}')" if last.layer.type_name == "softmax"
+    output_doc = (f"class probabilities (softmax node '{last.name}')" if last.layer.type_name == "softmax"
                   else f"the output of node '{last.name}' ({last.layer.type_name})")
-    inputs = [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["batch", *graph.input_shape],
-                                            doc_string=describe_input(transform))]
-    outputs = [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", *last.layer.out_shape],
-                                             doc_string=output_doc)]
-    shapes = [helper.make_tensor_value_info(names[node.name], TensorProto.FLOAT, ["batch", *node.layer.out_shape])
-              for node in graph.nodes[:-1]]
-    onnx_graph = helper.make_graph(parts.nodes, graph.name, inputs, outputs, parts.initializers,
-                                   value_info=shapes)
-    model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", opset)],
-                              producer_name="cnncli", producer_version=__version__,
-                              doc_string=f"{graph.name}, exported by cnncli {__version__}. Input 'input': "
-                                         f"{describe_input(transform)} Output 'output': {output_doc}.")
+    onnx_graph = model.graph
+    onnx_graph.name = graph.name
+    onnx_graph.input.append(helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["batch", *graph.input_shape],
+                                                          doc_string=describe_input(transform)))
+    onnx_graph.output.append(helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT,
+                                                           ["batch", *last.layer.out_shape], doc_string=output_doc))
+    onnx_graph.value_info.extend(
+        helper.make_tensor_value_info(names[node.name], TensorProto.FLOAT, ["batch", *node.layer.out_shape])
+        for node in graph.nodes[:-1])
+    model.producer_name, model.producer_version = "cnncli", __version__
+    model.doc_string = (f"{graph.name}, exported by cnncli {__version__}. {describe_input(transform)} "
+                        f"Output 'output' [batch, {', '.join(map(str, last.layer.out_shape))}]: {output_doc}.")
+    model.opset_import.append(helper.make_opsetid("", opset))
     model.ir_version = helper.find_min_ir_version_for(model.opset_import)
     helper.set_model_props(model, {"spec": graph.name, "input": describe_input(transform), "output": output_doc})
     return model

@@ -13,11 +13,11 @@ k_h·k_w / (d_h·d_w), d = min(start + k, n + hi) − start (PyTorch's count_inc
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from onnx import NodeProto, TensorProto, helper, numpy_helper
+from onnx import GraphProto, TensorProto, helper
 
 from cnncli.errors import UsageError
 from cnncli.graph import Node
@@ -28,20 +28,23 @@ from cnncli.shapes import adaptive_bins
 
 @dataclass
 class Parts:
-    """The ONNX graph being assembled: nodes in order and initializers (weights, constants)."""
+    """The ONNX graph being assembled in place (weights are written once, straight into it)."""
 
     weights: dict[str, np.ndarray]
-    nodes: list[NodeProto] = field(default_factory=list)
-    initializers: list[TensorProto] = field(default_factory=list)
+    graph: GraphProto
 
     def op(self, op_type: str, inputs: list[str], output: str, name: str, **attrs: Any) -> str:
         """Append one node; returns its output tensor's name."""
-        self.nodes.append(helper.make_node(op_type, inputs, [output], name=name, **attrs))
+        self.graph.node.append(helper.make_node(op_type, inputs, [output], name=name, **attrs))
         return output
 
     def const(self, name: str, array: np.ndarray) -> str:
-        """Add a float32 initializer; returns its name."""
-        self.initializers.append(numpy_helper.from_array(np.asarray(array, np.float32), name))
+        """Add a float32 initializer (little-endian raw data, as ONNX stores it); returns its name."""
+        tensor = self.graph.initializer.add()
+        tensor.name, tensor.data_type = name, TensorProto.FLOAT
+        values = np.asarray(array, "<f4")
+        tensor.dims.extend(values.shape)
+        tensor.raw_data = values.tobytes()
         return name
 
     def tensor(self, node: Node, tensor: str, shape: tuple[int, ...]) -> str:
