@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnncli.data.arrays import check_label_range, images_to_nchw, labels_to_int64
+from cnncli.data.arrays import PIXEL_DTYPES, check_label_range, images_to_nchw, labels_to_int64
 from cnncli.data.fetch import fetch
 from cnncli.data.folder import load_folder
 from cnncli.data.idx import read_idx
@@ -19,13 +19,19 @@ from cnncli.errors import UsageError
 _CHUNK = 4096  # images per step when computing statistics
 
 
+_DIVISORS = {np.dtype(np.uint8): np.float32(255), np.dtype(np.uint16): np.float32(65535)}
+
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
     """Images `x` [N,C,H,W] (C-contiguous) and labels `y` int64 [N] indexing `classes`.
 
-    `x` is uint8 pixels, read as x / 255, or float32 (a quarter of the memory as uint8: MNIST
-    takes 55 MB instead of 220). `mean` and `std` (float32 [C], or None) are the per-channel
-    standardisation `batch` applies: batch = (x [/ 255] − mean) / std, in float32, in that order.
+    `x` is uint8 pixels, read as x / 255, uint16 pixels, read as x / 65535, or float32 (a
+    quarter of the memory as uint8: MNIST takes 55 MB instead of 220), already multiplied by
+    `float_scale` at load (1/255 for float pixels in 0..255); `raw` float values are not pixels
+    and are used as stored. `mean` and `std` (float32 [C], or None) are the per-channel
+    standardisation `batch` applies: batch = (pixels − mean) / std, in float32, in that order.
+    `named`: the class names were given (not "0".."K-1" made up from the labels).
     """
 
     x: np.ndarray
@@ -34,12 +40,22 @@ class Dataset:
     source: str
     mean: np.ndarray | None = None
     std: np.ndarray | None = None
+    raw: bool = False
+    float_scale: float = 1.0
+    named: bool = True
 
     def __post_init__(self) -> None:
-        if self.x.dtype not in (np.uint8, np.float32) or self.x.ndim != 4 or not self.x.flags.c_contiguous:
-            raise ValueError(f"x must be C-contiguous uint8 or float32 [N,C,H,W], got {self.x.dtype} {self.x.shape}")
+        if self.x.dtype not in PIXEL_DTYPES or self.x.ndim != 4 or not self.x.flags.c_contiguous:
+            raise ValueError(f"x must be C-contiguous uint8, uint16 or float32 [N,C,H,W], got {self.x.dtype} "
+                             f"{self.x.shape}")
         if self.y.dtype != np.int64 or self.y.shape != self.x.shape[:1]:
             raise ValueError(f"y must be int64 [{len(self.x)}], got {self.y.dtype} {self.y.shape}")
+
+    @property
+    def scale(self) -> float:
+        """The factor from the source's values to pixels: 1/255 (8-bit), 1/65535 (16-bit), `float_scale`."""
+        divisor = _DIVISORS.get(self.x.dtype)
+        return 1 / float(divisor) if divisor is not None else self.float_scale
 
     def __len__(self) -> int:
         return len(self.y)
@@ -51,11 +67,12 @@ class Dataset:
         return c, h, w
 
     def pixels(self, index: slice | np.ndarray = slice(None)) -> np.ndarray:
-        """The images at `index` as float32 in [0, 1] for uint8 data (x / 255), else as stored; a new array."""
+        """The images at `index` as float32: x / 255 for uint8, x / 65535 for uint16, else as stored; a new array."""
         part = self.x[index] if isinstance(index, slice) else np.take(self.x, index, axis=0)
         out = part.astype(np.float32)  # copies
-        if self.x.dtype == np.uint8:
-            out /= np.float32(255)
+        divisor = _DIVISORS.get(self.x.dtype)
+        if divisor is not None:
+            out /= divisor
         return out
 
     def batch(self, index: slice | np.ndarray) -> np.ndarray:
@@ -85,17 +102,22 @@ def load_data(
         return _builtin(data, report)
     path = Path(data).expanduser()
     if path.is_dir():
-        train, test, classes = load_folder(path, channels, report)
-        source = f"{path} (image folder)"
-    elif path.is_file() or path.suffix == ".npz":
-        train, test, classes = load_npz(path)
-        source = f"{path} (npz)"
+        loaded = load_folder(path, channels, report)
+        kind = "image folder"
+    elif path.exists() or path.suffix == ".npz":
+        loaded = load_npz(path)
+        kind = "npz"
     else:
         raise UsageError(
             f"--data {data!r}: no such file or folder; give {' or '.join(BUILTINS)}, "
             "a .npz file (arrays x, y) or a folder with one sub-folder of images per class"
         )
-    return Dataset(*train, classes, source), Dataset(*test, classes, source) if test is not None else None
+    source = f"{path} ({kind}; {loaded.pixels})"
+
+    def dataset(split: tuple[np.ndarray, np.ndarray]) -> Dataset:
+        return Dataset(*split, loaded.classes, source, raw=loaded.raw, float_scale=loaded.scale, named=loaded.named)
+
+    return dataset(loaded.train), dataset(loaded.test) if loaded.test is not None else None
 
 
 def _builtin(name: str, progress: Progress) -> tuple[Dataset, Dataset]:

@@ -28,7 +28,7 @@ def make(n: int = 10, shape: tuple[int, int, int] = (1, 2, 2), seed: int = 0) ->
 def test_dataset_checks_its_arrays() -> None:
     ds = make()
     assert len(ds) == 10 and ds.shape == (1, 2, 2)
-    with pytest.raises(ValueError, match="uint8 or float32"):
+    with pytest.raises(ValueError, match="uint8, uint16 or float32"):
         Dataset(ds.x.astype(np.float64), ds.y, ds.classes, "")
     with pytest.raises(ValueError, match="C-contiguous"):
         Dataset(np.asfortranarray(np.zeros((2, 1, 3, 3), np.float32)), ds.y[:2], ds.classes, "")

@@ -33,7 +33,7 @@ def test_class_folders_sorted_with_labels(tmp_path: Path) -> None:
     np.testing.assert_array_equal(train.y, [0, 1, 1])
     np.testing.assert_allclose(train.pixels()[:, 0, 0, 0], [0.2, 100 / 255, 200 / 255], rtol=1e-6)
     assert progress[-1][1:] == (3, 3)
-    assert train.source.endswith("(image folder)")
+    assert train.source.endswith("(image folder; 8-bit pixels / 255)")
 
 
 def test_rgb_is_detected_and_channels_can_be_forced(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ def test_uint8_nhw_is_scaled_and_gets_a_channel_axis(tmp_path: Path) -> None:
     assert train.x.shape == (3, 1, 2, 2) and train.x.dtype == np.uint8 and train.x.flags.c_contiguous
     np.testing.assert_allclose(train.pixels()[0, 0], np.array([[0, 1], [0.2, 0.4]]), rtol=1e-6)
     assert train.y.dtype == np.int64 and train.classes == ["0", "1", "2"]
-    assert train.source.endswith("d.npz (npz)")
+    assert train.source.endswith("d.npz (npz; 8-bit pixels / 255)")
 
 
 def test_channels_last_is_converted_and_channels_first_kept(tmp_path: Path) -> None:
