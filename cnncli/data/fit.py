@@ -45,7 +45,8 @@ def fit_to_input(ds: Dataset, input_shape: tuple[int, int, int], mode: FitMode =
         raise ValueError(f"unknown fit mode {mode!r}")
     if c != tc:
         x = np.repeat(x, tc, axis=1)
-    return replace(ds, x=np.ascontiguousarray(x), float_scale=ds.scale)  # resized pixels are float32: keep the source's scale
+    # resized pixels are float32 now: keep the scale of the source's values
+    return replace(ds, x=np.ascontiguousarray(x), float_scale=ds.scale)
 
 
 def resize_bilinear(x: np.ndarray, height: int, width: int) -> np.ndarray:
