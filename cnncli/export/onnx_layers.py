@@ -176,6 +176,7 @@ def emit(parts: Parts, node: Node, xs: list[str], y: str) -> None:
     """Append the ONNX nodes of one spec node reading tensors `xs` and writing tensor `y`."""
     emitter = EMITTERS.get(node.layer.type_name)
     if emitter is None:
-        raise UsageError(f"node '{node.name}': layer type '{node.layer.type_name}' has no ONNX mapping yet "
-                         f"(mapped: {', '.join(EMITTERS)})")
+        where = f"{node.spec.context.position}: " if node.spec.context.position else ""
+        raise UsageError(f"{where}node '{node.name}': layer type '{node.layer.type_name}' has no ONNX mapping yet "
+                         f"(mapped: {', '.join(EMITTERS)}); export a spec without it")
     emitter(parts, node, xs, y)

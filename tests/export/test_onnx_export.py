@@ -185,6 +185,29 @@ def test_pools_match_pytorch(tmp_path: Path, kind: str, n: int, kernel: int, str
     np.testing.assert_allclose(run_onnx(model, x), expected, rtol=1e-6, atol=1e-6)
 
 
+ASYMMETRIC_CASES = [  # (n, kernel, stride, ((top, bottom), (left, right)))
+    (7, 3, 2, ((0, 1), (1, 0))), (8, 4, 3, ((2, 0), (1, 2))), (6, 2, 2, ((1, 0), (0, 1))), (9, 5, 4, ((0, 2), (2, 1))),
+]
+
+
+@pytest.mark.parametrize("ceil_mode", [False, True])
+@pytest.mark.parametrize("kind", ["maxpool", "avgpool"])
+@pytest.mark.parametrize(("n", "kernel", "stride", "pads"), ASYMMETRIC_CASES)
+def test_pools_with_asymmetric_padding_match_engine(tmp_path: Path, kind: str, n: int, kernel: int, stride: int,
+                                                     pads: tuple, ceil_mode: bool) -> None:
+    # Reference: our engine (PyTorch has no asymmetric pool padding; the engine extends its rule:
+    # count_include_pad counts the written padding, not a ceil_mode window's overhang past it).
+    spec = tmp_path / "pool.yaml"
+    padding = [list(p) for p in pads]
+    spec.write_text(f"name: pool\ninput: [2, {n}, {n + 2}]\nlayers:\n  - {kind}: {{kernel: {kernel}, "
+                    f"stride: {stride}, padding: {padding}, ceil_mode: {str(ceil_mode).lower()}}}\n")
+    _, graph = load_graph(str(spec))
+    model = build_onnx(graph, {}, None)
+    check_structure(graph, model)
+    x = np.random.default_rng(n).standard_normal((2, *graph.input_shape)).astype(np.float32)
+    np.testing.assert_allclose(run_onnx(model, x), Network(graph).forward(x, training=False), rtol=1e-6, atol=1e-6)
+
+
 # -- the input transform, the file, the description ------------------------------------------------
 @pytest.mark.parametrize("spec", ["every_layer.yaml", "lenet5"])
 def test_input_transform_takes_raw_pixels(spec: str) -> None:
@@ -237,5 +260,6 @@ def test_refusals_name_the_problem() -> None:
     with pytest.raises(UsageError, match=r"3 mean values, but the input of .LeNet-5. is \[1, 28, 28\]"):
         build_onnx(graph, state, InputTransform(1 / 255, (0.5, 0.5, 0.5), (0.2, 0.2, 0.2)))
     graph.nodes[1].layer.type_name = "mystery"  # a layer type added without an ONNX mapping
-    with pytest.raises(UsageError, match=f"node '{graph.nodes[1].name}': layer type 'mystery' has no ONNX mapping"):
+    with pytest.raises(UsageError, match=f"lenet5.yaml:\\d+:\\d+: node '{graph.nodes[1].name}': layer type 'mystery' "
+                                         f"has no ONNX mapping"):
         build_onnx(graph, state, None)
