@@ -44,14 +44,13 @@ def diagram(spec: str, out: Path, depth: int | None, direction: str, show_text: 
       cnn diagram lenet5 -o lenet5.mmd --direction LR     Mermaid, for a Markdown file
     """
     from cnncli.diagram import diagram_format, write_diagram
-    from cnncli.diagram.model import build_diagram
-    from cnncli.graph import build_graph_until_error
+    from cnncli.diagram.model import build_diagram, build_until_error
     from cnncli.spec import load_spec
 
     diagram_format(out)
     show = _show(show_text)
     loaded = load_spec(resolve_spec_path(spec))
-    graph, failure = build_graph_until_error(loaded, parse_input_shape(input_text))
+    graph, failure = build_until_error(loaded, parse_input_shape(input_text))
     write_diagram(build_diagram(graph, failure, depth, show), out, direction.upper())
     if failure is not None:
         console.info(f"{out}: drawn up to node '{failure[0].name}', which does not fit (shown in red)")

@@ -7,14 +7,15 @@ single-reader nodes to the fork they leave from (identity and projection shortcu
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cnncli.errors import SpecError
-from cnncli.graph import Graph, Node
+from cnncli.graph import Graph, Node, build_graph
 from cnncli.grouping import Group, collapse
-from cnncli.layers.base import fmt_shape
+from cnncli.layers.base import Shape, fmt_shape
 from cnncli.spec.expand import INPUT, NodeSpec
+from cnncli.spec.loader import Spec
 
 SHOW_CHOICES = ("params", "macs", "rf")
 KINDS = {"conv2d": "conv", "maxpool": "pool", "avgpool": "pool", "global_avgpool": "pool",
@@ -177,6 +178,25 @@ def _shortcut_edges(rows: list[Node | Group], owner: dict[str, str], edges: list
                 if len(upstream) != 1 or readers[edge.source] != 1:
                     break
                 edge = upstream[0]
+
+
+def build_until_error(spec: Spec, input_shape: Shape | None = None) -> tuple[Graph, tuple[NodeSpec, SpecError] | None]:
+    """The graph, or, for a spec that does not fit, the graph of the longest prefix of its nodes that
+    does (found by bisection: a prefix fits whenever a longer one does) and the first node that does
+    not, with the error the whole spec raises."""
+    try:
+        return build_graph(spec, input_shape), None
+    except SpecError as error:
+        failure = error
+    fits, fails = 0, len(spec.nodes)
+    while fails - fits > 1:
+        middle = (fits + fails) // 2
+        try:
+            build_graph(replace(spec, nodes=spec.nodes[:middle]), input_shape)
+            fits = middle
+        except SpecError:
+            fails = middle
+    return build_graph(replace(spec, nodes=spec.nodes[:fits]), input_shape), (spec.nodes[fits], failure)
 
 
 def build_diagram(graph: Graph, failure: tuple[NodeSpec, SpecError] | None = None, depth: int | None = None,
