@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cnncli.graph import Graph, Node
+from cnncli.graph import Graph, Node, input_order_hint
 from cnncli.grouping import Group, collapse
 from cnncli.layers.base import Note, numel
 
@@ -193,6 +193,7 @@ def analyze(graph: Graph, depth: int | None = None) -> Analysis:
         "macs": sum(r.macs for r in rows), "flops": sum(r.flops for r in rows),
     }
     warnings = [f"{row.name}: {note.text}" for row in rows for note in row.notes if note.kind == "warning"]
+    warnings += [input_order_hint(graph.input_shape)] if input_order_hint(graph.input_shape) else []
     warnings += [f"{name}: its output is never used (only the last node is the network's output)"
                  for name in graph.unused()]
     return Analysis(graph.name, tuple(graph.input_shape), rows, totals, warnings,

@@ -111,8 +111,8 @@ def _pair(ctx: ArgContext, key: str, value: Any, arg: Arg) -> Pair:
 
 def _padding(ctx: ArgContext, key: str, value: Any, arg: Arg) -> str | tuple[Pair, Pair]:
     if isinstance(value, str):
-        if value in ("same", "valid"):
-            return value
+        if value.lower() in ("same", "valid"):  # Keras and TensorFlow write SAME / VALID too
+            return value.lower()
         raise ctx.error(key, f"padding of {ctx.type_name} expects a number, [h, w], [[top, bottom], [left, right]], "
                              f"'same' or 'valid', got {_describe(value)}{did_you_mean(value, ['same', 'valid'])}")
     if (isinstance(value, list) and len(value) == 2 and all(isinstance(v, list) and len(v) == 2 for v in value)

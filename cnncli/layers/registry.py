@@ -16,6 +16,3 @@ LAYER_TYPES: dict[str, type[Layer]] = {
 }
 
 ACTIVATIONS = ("relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax")
-
-# Structural entries the spec expander turns into primitive nodes (not layer classes).
-COMPOSITES = ("residual", "concat")

@@ -12,7 +12,6 @@ from typing import Any
 from cnncli.errors import Position, SpecError
 from cnncli.spec.yaml_source import PosDict, PosList
 
-GENERIC_ARGS = ("name", "inputs", "repeat")
 MAX_REPEAT = 10_000
 
 

@@ -159,14 +159,7 @@ class Expander:
     def primitive(self, entry: Entry, name: str | None, inputs: list[str], scope: Scope) -> str:
         cls = LAYER_TYPES[entry.type]
         context = ArgContext(entry.type, entry.path, entry.position, entry.value_pos)
-        raw = entry.args
-        if raw is None:
-            if cls.main_arg is None:
-                raise context.error(None, f"{entry.type} takes no main argument, got {entry.shorthand!r}; "
-                                          f"write `- {entry.type}`")
-            raw = {cls.main_arg: entry.shorthand}
-            context.value_pos = {cls.main_arg: entry.value_pos[""]}
-        args = parse_args(cls.schema, dict(raw), context)
+        args = parse_args(cls.schema, raw_args(entry, context, "- "), context)
         n = len(inputs)
         if n < cls.min_inputs or (cls.max_inputs is not None and n > cls.max_inputs):
             want = (f"{cls.min_inputs} or more inputs" if cls.max_inputs is None else
@@ -188,10 +181,9 @@ class Expander:
                             f"{did_you_mean(act.type, ACTIVATIONS)} (known: {', '.join(ACTIVATIONS)})")
         full = f"{owner}.{act.type}"
         self.taken[full] = act.position
-        cls = LAYER_TYPES[act.type]
         context = ArgContext(act.type, act.path, act.position, act.value_pos)
-        raw = act.args if act.args is not None else {cls.main_arg: act.shorthand}
-        self.emit(full, act.type, parse_args(cls.schema, dict(raw), context), [owner], context)
+        args = parse_args(LAYER_TYPES[act.type].schema, raw_args(act, context, "activation: "), context)
+        self.emit(full, act.type, args, [owner], context)
         return full
 
     # -- composites -------------------------------------------------------------------------------
@@ -278,6 +270,25 @@ class Expander:
         self.block_stack.pop()
         scope.names[local] = out
         return out
+
+
+def raw_args(entry: Entry, context: ArgContext, written: str) -> dict[str, Any]:
+    """An entry's arguments as a mapping: a shorthand value goes to the type's main argument.
+    `written` is how the bare form is spelt where the entry sits (`- ` or `activation: `)."""
+    if entry.args is not None:
+        return dict(entry.args)
+    cls = LAYER_TYPES[entry.type]
+    if cls.main_arg is None:
+        if entry.type in ("concat", "add") and isinstance(entry.shorthand, list):
+            names = ", ".join(str(v) for v in entry.shorthand)
+            branches = " or `- concat: {branches: [[...], [...]]}` to run branches side by side" \
+                if entry.type == "concat" else ""
+            raise context.error(None, f"{entry.type} takes the layers it joins as `inputs`: write "
+                                      f"`- {entry.type}: {{inputs: [{names}]}}`{branches}")
+        raise context.error(None, f"{entry.type} takes no main argument, got {entry.shorthand!r}; "
+                                  f"write `{written}{entry.type}`")
+    context.value_pos = {cls.main_arg: entry.value_pos.get("", entry.position)}
+    return {cls.main_arg: entry.shorthand}
 
 
 def expand(layers: list, blocks: dict[str, BlockDef]) -> list[NodeSpec]:

@@ -48,6 +48,21 @@ def _position(file: str, mark: yaml.Mark | None) -> Position:
     return Position(file, mark.line + 1, mark.column + 1)
 
 
+_INDEXED_PARAM = re.compile(r"\$\w+\[[^\]'\"]*\]")
+
+
+def _quote_hint(text: str, mark: yaml.Mark | None) -> str:
+    """'; quote it' when the failing line holds an unquoted `$name[i]` (YAML reads `[` as a list)."""
+    if mark is None:
+        return ""
+    lines = text.splitlines()
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    found = _INDEXED_PARAM.search(line)
+    if not found or f"'{found.group()}'" in line or f'"{found.group()}"' in line:
+        return ""
+    return f"; inside {{ }} or [ ], YAML reads the '[' of {found.group()} as a list: quote it, '{found.group()}'"
+
+
 def _scalar(node: yaml.ScalarNode, file: str) -> Any:
     """int, float, bool and null as YAML resolves them; anything else (dates, tags) stays text."""
     construct = _CONSTRUCT.get(node.tag)
@@ -125,7 +140,8 @@ def parse_yaml(text: str, file: str) -> Any:
         mark = err.problem_mark or err.context_mark
         problem = err.problem or "malformed YAML"
         context = f" {err.context}" if err.context else ""
-        raise SpecError(_position(file, mark), "", f"malformed YAML: {problem}{context}") from None
+        raise SpecError(_position(file, mark), "", f"malformed YAML: {problem}{context}"
+                        + _quote_hint(text, mark)) from None
     except yaml.YAMLError as err:
         raise SpecError(Position(file, 1, 1), "", f"malformed YAML: {err}") from None
     if node is None:
