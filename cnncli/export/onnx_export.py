@@ -85,7 +85,8 @@ def build_onnx(graph: Graph, weights: dict[str, np.ndarray], transform: InputTra
 
     last = graph.output
     output_doc = (f"class probabilities (softmax node '{last.name}')" if last.layer.type_name == "softmax"
-                  else f"the output of node '{last.name}' ({last.layer.type_name})")
+                  else f"logits, the output of node '{last.name}' ({last.layer.type_name}); apply a softmax "
+                       f"for class probabilities")
     onnx_graph = model.graph
     onnx_graph.name = graph.name
     onnx_graph.input.append(helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["batch", *graph.input_shape],
