@@ -12,6 +12,14 @@ from cnncli.errors import UsageError
 FitMode = Literal["error", "pad", "resize"]
 
 
+def fit_mode(pad: bool, resize: bool) -> FitMode:
+    """The flags `--pad` and `--resize` (at most one of them) as a FitMode ('error': neither)."""
+    if pad and resize:
+        raise UsageError("--pad and --resize exclude each other: --pad zero-pads smaller images to the spec's "
+                         "input size, --resize scales them to it; give one of them")
+    return "pad" if pad else "resize" if resize else "error"
+
+
 def fit_to_input(ds: Dataset, input_shape: tuple[int, int, int], mode: FitMode = "error") -> Dataset:
     """Return `ds` with images shaped `input_shape` (C,H,W).
 

@@ -23,7 +23,7 @@ import numpy as np
 from cnncli.data.limits import MAX_NPZ_MEMBERS, gib
 from cnncli.errors import UsageError
 
-_MAX_HEADER = 65_536  # an .npy header is a short dict; numpy writes it padded to 64 bytes
+_MAX_HEADER = 10_000  # an .npy header is a short dict (numpy reads at most 10,000 bytes of it by default)
 _CHUNK = 1 << 24
 
 
