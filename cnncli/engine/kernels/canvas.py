@@ -21,10 +21,33 @@ without building a slice view per row (which costs more than a short row's copy)
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
 from ._common import FAST
+
+
+class FlatGeometry(NamedTuple):
+    """The integers of one conv_flat call (conv_plan.Geometry.kernel_args builds it; names as in
+    the glossary of kernels/__init__.py)."""
+
+    kh: int
+    kw: int
+    s: int         # stride, along H and W
+    pt: int        # padding top
+    pl: int        # padding left
+    wq: int        # canvas / wide row length
+    plane: int     # canvas plane stride
+    npad: int      # wide output columns, a multiple of COLS
+    margin: int    # zeros before dY' (the largest tap shift)
+    oh: int
+    ow: int
+    mode: int      # epilogue / prologue: BIAS, RELU, POOL, BN or BN_RELU
+    pool: int      # POOL: the pooling window k
+    spc: int       # backward: samples per task
+
 
 
 def tap_offset(c: int, kh: int, kw: int, s: int, wq: int, plane: int) -> int:
@@ -33,37 +56,37 @@ def tap_offset(c: int, kh: int, kw: int, s: int, wq: int, plane: int) -> int:
 
 
 @njit(cache=True)
-def copy_rows(dst: np.ndarray, d: int, ldd: int, dstep: int, src: np.ndarray, s: int, lds: int, sstep: int,
-              rows: int, n: int) -> None:
-    """dst[d + r*ldd + i*dstep] = src[s + r*lds + i*sstep] for r < rows, i < n (1-D arrays).
+def copy_rows(dst: np.ndarray, d0: int, ldd: int, dstep: int, src: np.ndarray, s0: int, lds: int, sstep: int,
+              rows: int, count: int) -> None:
+    """dst[d0 + r*ldd + i*dstep] = src[s0 + r*lds + i*sstep] for r < rows, i < count (1-D arrays).
 
     Unsigned indices: no wraparound checks, so the unit-step loops vectorise; one call per
     block of rows, not per row (a call, or a slice view, costs more than a short row's copy)."""
-    d, ldd, dstep = np.uint64(d), np.uint64(ldd), np.uint64(dstep)
-    s, lds, sstep = np.uint64(s), np.uint64(lds), np.uint64(sstep)
+    d0, ldd, dstep = np.uint64(d0), np.uint64(ldd), np.uint64(dstep)
+    s0, lds, sstep = np.uint64(s0), np.uint64(lds), np.uint64(sstep)
     for r in range(np.uint64(rows)):
-        do, so = d + r * ldd, s + r * lds
+        do, so = d0 + r * ldd, s0 + r * lds
         if dstep == 1 and sstep == 1:
-            for i in range(np.uint64(n)):
+            for i in range(np.uint64(count)):
                 dst[do + i] = src[so + i]
         else:
-            for i in range(np.uint64(n)):
+            for i in range(np.uint64(count)):
                 dst[do + i * dstep] = src[so + i * sstep]
 
 
 @njit(cache=True)
-def zero(dst: np.ndarray, d: int, n: int) -> None:
-    """dst[d:d + n] = 0."""
-    d = np.uint64(d)
-    for i in range(np.uint64(n)):
-        dst[d + i] = 0.0
+def zero(dst: np.ndarray, d0: int, count: int) -> None:
+    """dst[d0:d0 + count] = 0."""
+    d0 = np.uint64(d0)
+    for i in range(np.uint64(count)):
+        dst[d0 + i] = 0.0
 
 
 @njit(cache=True, fastmath=FAST)
-def fill_canvas(x: np.ndarray, n: int, cv: np.ndarray, s: int, pt: int, pl: int, wq: int, plane: int,
-                kh_: int, kw_: int) -> None:
+def fill_canvas(x: np.ndarray, n: int, cv: np.ndarray, geo: FlatGeometry) -> None:
     """cv[:C*s*s*plane] = the canvas of x[n] (layouts in the module doc), zeros to the end of
     every plane; for s > 1 only the phases that a KH x KW kernel reads are written."""
+    s, pt, pl, wq, plane, kh_, kw_ = geo.s, geo.pt, geo.pl, geo.wq, geo.plane, geo.kh, geo.kw
     c_, h_, w_ = x.shape[1], x.shape[2], x.shape[3]
     xf = x.reshape(x.size)
     for c in range(c_):
@@ -84,8 +107,9 @@ def fill_canvas(x: np.ndarray, n: int, cv: np.ndarray, s: int, pt: int, pl: int,
 
 
 @njit(cache=True, fastmath=FAST)
-def crop_canvas(cv: np.ndarray, dx: np.ndarray, n: int, s: int, pt: int, pl: int, wq: int, plane: int) -> None:
+def crop_canvas(cv: np.ndarray, dx: np.ndarray, n: int, geo: FlatGeometry) -> None:
     """dx[n] = the image part of canvas cv (fill_canvas read backwards)."""
+    s, pt, pl, wq, plane = geo.s, geo.pt, geo.pl, geo.wq, geo.plane
     c_, h_, w_ = dx.shape[1], dx.shape[2], dx.shape[3]
     df = dx.reshape(dx.size)
     for c in range(c_):

@@ -25,22 +25,12 @@ from . import conv_direct
 from ._common import THREADS, pair, quad, scratch
 from .conv_flat import BIAS, BN, BN_RELU, POOL, RELU
 from .conv_gemm import gemm_backward, gemm_forward
-from .conv_plan import NO_CODES, flat_conv_backward, flat_conv_forward, plan_for
+from .conv_plan import NO_CODES, conv2d_output_hw, flat_conv_backward, flat_conv_forward, plan_for
 from .gemm import BLAS_TABLE
 
 _CHUNK_BYTES = 512 * 1024
 
 Pads = tuple[int, int, int, int]
-
-
-def conv2d_output_hw(h: int, w: int, kernel: tuple[int, int], stride: tuple[int, int],
-                     pads: Pads, dilation: tuple[int, int]) -> tuple[int, int]:
-    """(OH, OW) by the formula in the module docstring."""
-    oh = (h + pads[0] + pads[1] - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
-    ow = (w + pads[2] + pads[3] - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
-    if oh <= 0 or ow <= 0:
-        raise ValueError(f"conv2d output would be empty: {oh}x{ow}")
-    return oh, ow
 
 
 def _use_direct(c: int, groups: int) -> bool:

@@ -13,16 +13,17 @@ from numba import njit
 
 from ._common import FAST
 
+# the modes (formulas in conv_flat's docstring); named, compared by equality only
 BIAS, RELU, POOL, BN, BN_RELU = 0, 1, 2, 3, 4
 
 
 @njit(cache=True, fastmath=FAST)
-def rowsum(a: np.ndarray, o: int, n: int) -> float:
-    """sum(a[o:o + n]) in float64; one routine for every mode: the same order of additions."""
-    s, o = 0.0, np.uint64(o)
-    for i in range(np.uint64(n)):
-        s += a[o + i]
-    return s
+def rowsum(a: np.ndarray, o: int, count: int) -> float:
+    """sum(a[o:o + count]) in float64; one routine for every mode: the same order of additions."""
+    total, o = 0.0, np.uint64(o)
+    for i in range(np.uint64(count)):
+        total += a[o + i]
+    return total
 
 
 @njit(cache=True, fastmath=FAST)
@@ -35,24 +36,24 @@ def store(yb: np.ndarray, ld: int, wq: int, n: int, bias: np.ndarray, y: np.ndar
     w = np.uint64(ow_)
     for f in range(f_):
         bf = bias[f]
-        s1, s2 = 0.0, 0.0
+        total, total_sq = 0.0, 0.0
         for r in range(oh_):
-            s, d = np.uint64(f * ld + r * wq), np.uint64(((n * f_ + f) * oh_ + r) * ow_)
+            so, do = np.uint64(f * ld + r * wq), np.uint64(((n * f_ + f) * oh_ + r) * ow_)
             if relu:
                 for i in range(w):
-                    v = yb[s + i] + bf
-                    yf[d + i] = 0.0 if v < 0 else v
+                    v = yb[so + i] + bf
+                    yf[do + i] = 0.0 if v < 0 else v
             else:
                 for i in range(w):
-                    yf[d + i] = yb[s + i] + bf
+                    yf[do + i] = yb[so + i] + bf
             if stats.shape[0] == 2:
                 for i in range(w):
-                    v = np.float64(yf[d + i])
-                    s1 += v
-                    s2 += v * v
+                    v = np.float64(yf[do + i])
+                    total += v
+                    total_sq += v * v
         if stats.shape[0] == 2:
-            stats[0, f] += s1
-            stats[1, f] += s2
+            stats[0, f] += total
+            stats[1, f] += total_sq
 
 
 @njit(cache=True, fastmath=FAST)
@@ -91,16 +92,16 @@ def store_pool(yb: np.ndarray, ld: int, wq: int, k: int, n: int, bias: np.ndarra
     for f in range(y.shape[1]):
         bf = bias[f]
         for ph in range(ph_):
-            s = f * ld + ph * k * wq
+            so = f * ld + ph * k * wq
             dst, cd = y[n, f, ph], codes[n, f, ph]
             if k == 2:
-                pool2_row(yb[s:s + 2 * pw_], yb[s + wq:s + wq + 2 * pw_], bf, dst, cd)
+                pool2_row(yb[so:so + 2 * pw_], yb[so + wq:so + wq + 2 * pw_], bf, dst, cd)
                 continue
             for pw in range(pw_):
                 best, at = -np.inf, -1
                 for a in range(k):
                     for b in range(k):
-                        v = yb[s + a * wq + pw * k + b] + bf
+                        v = yb[so + a * wq + pw * k + b] + bf
                         v = 0.0 if v < 0 else v
                         if at < 0 or v > best or v != v:
                             best, at = v, a * k + b
@@ -138,9 +139,10 @@ def load_dy(dy: np.ndarray, saved: np.ndarray, yconv: np.ndarray, coef: np.ndarr
     f_ = dy.shape[1]
     w = np.uint64(ow_)
     gf, kf, yf = dy.reshape(dy.size), saved.reshape(saved.size), yconv.reshape(yconv.size)
+    bn = mode == BN or mode == BN_RELU
     for f in range(f_):
-        s = 0.0
-        if mode >= BN:
+        total = 0.0
+        if bn:
             a, b, d_, mu = coef[0, f], coef[1, f], coef[2, f], coef[3, f]
         for r in range(oh_):
             o = np.uint64(base + f * ld + r * wq)
@@ -159,9 +161,9 @@ def load_dy(dy: np.ndarray, saved: np.ndarray, yconv: np.ndarray, coef: np.ndarr
                 for i in range(w):
                     dyb[o + i] = gf[src + i]
             if db.size:
-                s += rowsum(dyb, o, ow_)
+                total += rowsum(dyb, o, ow_)
         if db.size:
-            db[f] += s
+            db[f] += total
 
 
 @njit(cache=True, fastmath=FAST)
@@ -171,13 +173,13 @@ def load_dy_pool(dy: np.ndarray, codes: np.ndarray, k: int, n: int, oh_: int, ow
     and columns past PW*k are left (zero)."""
     f_, ph_ = dy.shape[1], dy.shape[2]
     for f in range(f_):
-        s = 0.0
+        total = 0.0
         for r in range(oh_):
             o = np.uint64(base + f * ld + r * wq)
             ph = r // k
             if ph < ph_:
                 unpool_row(dy[n, f, ph], codes[n, f, ph], r - ph * k, k, dyb[o:o + np.uint64(wq)])
             if db.size:
-                s += rowsum(dyb, o, ow_)
+                total += rowsum(dyb, o, ow_)
         if db.size:
-            db[f] += s
+            db[f] += total

@@ -31,14 +31,14 @@ import numpy as np
 from numba import get_thread_id, njit, prange
 
 from ._common import FAST
-from .canvas import crop_canvas, fill_canvas, zero
+from .canvas import FlatGeometry, crop_canvas, fill_canvas, zero
 from .conv_epilogue import BIAS, BN, BN_RELU, POOL, RELU, load_dy, load_dy_pool, store, store_pool
 from .microkernel import COLS, LANES, ROWS, TAPS, conv_tile, grad_tile
 
 __all__ = ["BIAS", "BN", "BN_RELU", "POOL", "RELU", "COLS", "LANES", "ROWS", "TAPS", "flat_backward",
            "flat_backward_pool", "flat_forward", "flat_forward_pool"]
 
-_F4 = 4  # bytes per float32: the tiles take byte addresses
+FLOAT_BYTES = 4  # the tiles take byte addresses
 
 
 @njit(cache=True)
@@ -49,61 +49,58 @@ def _tiles(src: np.ndarray, s0: int, offs: np.ndarray, wt: np.ndarray, dst: np.n
     kk, rows = wt.shape
     for q in range(q0, q1, COLS):
         for r in range(0, rows, ROWS):
-            conv_tile(src.ctypes.data + (s0 + q) * _F4, offs.ctypes.data, kk, wt.ctypes.data + r * _F4, rows,
-                      dst.ctypes.data + (d0 + r * ldo + q) * _F4, ldo)
-
-
-# geo: the integer geometry, an int64 array indexed by these names (conv_plan.Geometry)
-KH, KW, S, PT, PL, WQ, PLANE, NPAD, MARGIN, OH, OW, MODE, POOLK, SPC = range(14)
+            conv_tile(src.ctypes.data + (s0 + q) * FLOAT_BYTES, offs.ctypes.data, kk,
+                      wt.ctypes.data + r * FLOAT_BYTES, rows, dst.ctypes.data + (d0 + r * ldo + q) * FLOAT_BYTES, ldo)
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
 def _forward_sample(n: int, t: int, x: np.ndarray, offs: np.ndarray, wt: np.ndarray, cvs: np.ndarray,
-                    ybs: np.ndarray, geo: np.ndarray) -> None:
+                    ybs: np.ndarray, geo: FlatGeometry) -> None:
     """Wide output of sample n of flat_forward into ybs[t]."""
-    fill_canvas(x, n, cvs[t], geo[S], geo[PT], geo[PL], geo[WQ], geo[PLANE], geo[KH], geo[KW])
-    _tiles(cvs[t], 0, offs, wt, ybs[t], 0, geo[NPAD], 0, geo[NPAD])
+    fill_canvas(x, n, cvs[t], geo)
+    _tiles(cvs[t], 0, offs, wt, ybs[t], 0, geo.npad, 0, geo.npad)
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
 def flat_forward(x: np.ndarray, offs: np.ndarray, wt: np.ndarray, bias: np.ndarray, y: np.ndarray,
-                 stats: np.ndarray, cvs: np.ndarray, ybs: np.ndarray, geo: np.ndarray) -> None:
+                 stats: np.ndarray, cvs: np.ndarray, ybs: np.ndarray, geo: FlatGeometry) -> None:
     """Fill y (and stats [threads, 2, F] for BN*, zeroed by the caller) from x (modes BIAS,
     RELU, BN*; POOL: flat_forward_pool). offs [K]: tap offsets; wt [K, F4]: weights, filters
     padded to a multiple of ROWS; workspaces [threads, size]: canvases (C*s*s*plane) and wide
     outputs (F4*npad). (The prange bodies are inlined functions: called, they were compiled
     twice; pooling has its own kernels so that a network compiles only the modes it uses.)"""
-    mode = geo[MODE]
+    mode = geo.mode
     for n in prange(x.shape[0]):
         t = get_thread_id()
         _forward_sample(n, t, x, offs, wt, cvs, ybs, geo)
-        store(ybs[t], geo[NPAD], geo[WQ], n, bias, y, mode == RELU, stats[t] if mode >= BN else stats[t, :0])
+        bn = mode == BN or mode == BN_RELU
+        store(ybs[t], geo.npad, geo.wq, n, bias, y, mode == RELU, stats[t] if bn else stats[t, :0])
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
 def flat_forward_pool(x: np.ndarray, offs: np.ndarray, wt: np.ndarray, bias: np.ndarray, y: np.ndarray,
-                      codes: np.ndarray, cvs: np.ndarray, ybs: np.ndarray, geo: np.ndarray) -> None:
+                      codes: np.ndarray, cvs: np.ndarray, ybs: np.ndarray, geo: FlatGeometry) -> None:
     """flat_forward in mode POOL: y pooled, and its codes."""
     for n in prange(x.shape[0]):
         t = get_thread_id()
         _forward_sample(n, t, x, offs, wt, cvs, ybs, geo)
-        store_pool(ybs[t], geo[NPAD], geo[WQ], geo[POOLK], n, bias, y, codes)
+        store_pool(ybs[t], geo.npad, geo.wq, geo.pool, n, bias, y, codes)
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _chunk_canvases(ch: int, t: int, x: np.ndarray, cvs: np.ndarray, dybs: np.ndarray, f4: int,
-                    geo: np.ndarray) -> tuple[int, int, int, int]:
+def _chunk_canvases(ch: int, t: int, x: np.ndarray, cvs: np.ndarray, dybs: np.ndarray, f_rows: int,
+                    geo: FlatGeometry) -> tuple[int, int, int, int]:
     """Canvases of the samples of task ch, and their dY' blocks zeroed; returns (first sample,
     samples, dY' row length, dY' block per sample)."""
     n_, c_ = x.shape[0], x.shape[1]
-    s, wq, plane, margin = geo[S], geo[WQ], geo[PLANE], geo[MARGIN]
+    s, plane, margin = geo.s, geo.plane, geo.margin
     ldy = margin + plane
-    csize, dsize = c_ * s * s * plane, f4 * ldy
-    n0 = ch * geo[SPC]
-    m = min(geo[SPC], n_ - n0)
+    csize, dsize = c_ * s * s * plane, f_rows * ldy
+    n0 = ch * geo.spc
+    m = min(geo.spc, n_ - n0)
     cv, dyb = cvs[t], dybs[t]
     for j in range(m):
-        fill_canvas(x, n0 + j, cv[j * csize:(j + 1) * csize], s, geo[PT], geo[PL], wq, plane, geo[KH], geo[KW])
+        fill_canvas(x, n0 + j, cv[j * csize:(j + 1) * csize], geo)
         zero(dyb, j * dsize, dsize)  # margins, junk columns and padding rows of dY' stay zero
     return n0, m, ldy, dsize
 
@@ -111,16 +108,16 @@ def _chunk_canvases(ch: int, t: int, x: np.ndarray, cvs: np.ndarray, dybs: np.nd
 @njit(cache=True, fastmath=FAST, inline="always")
 def _chunk_gradients(t: int, n0: int, m: int, ldy: int, dsize: int, x: np.ndarray, offs: np.ndarray,
                      dwp: np.ndarray, dx: np.ndarray, dx_offs: np.ndarray, dx_w: np.ndarray, dx_rows: np.ndarray,
-                     cvs: np.ndarray, dybs: np.ndarray, dcvs: np.ndarray, geo: np.ndarray) -> None:
+                     cvs: np.ndarray, dybs: np.ndarray, dcvs: np.ndarray, geo: FlatGeometry) -> None:
     """dW partials and dx of the m samples of a task, their dY' in place."""
-    f4, k2 = dwp.shape[1], dwp.shape[2]
-    kh_, kw_, s, wq, plane, margin = geo[KH], geo[KW], geo[S], geo[WQ], geo[PLANE], geo[MARGIN]
+    f_rows, k2 = dwp.shape[1], dwp.shape[2]
+    kh_, kw_, s, plane, margin = geo.kh, geo.kw, geo.s, geo.plane, geo.margin
     csize = x.shape[1] * s * s * plane
     cv, dyb, dcv = cvs[t], dybs[t], dcvs[t]
-    for f in range(0, f4, ROWS):
+    for f in range(0, f_rows, ROWS):
         for k in range(0, k2, TAPS):
-            grad_tile(dyb.ctypes.data + (f * ldy + margin) * _F4, ldy, cv.ctypes.data, offs.ctypes.data + k * 8,
-                      geo[NPAD] // LANES, dwp[t].ctypes.data + (f * k2 + k) * _F4, k2, m, dsize, csize)
+            grad_tile(dyb.ctypes.data + (f * ldy + margin) * FLOAT_BYTES, ldy, cv.ctypes.data, offs.ctypes.data + k * 8,
+                      geo.npad // LANES, dwp[t].ctypes.data + (f * k2 + k) * FLOAT_BYTES, k2, m, dsize, csize)
     if dx_rows.shape[0] == 0:
         return
     for ph in range(s * s):  # phases no tap reads get no gradient
@@ -132,17 +129,17 @@ def _chunk_gradients(t: int, n0: int, m: int, ldy: int, dsize: int, x: np.ndarra
             ph, q0, q1, e0 = dx_rows[r, 0], dx_rows[r, 1], dx_rows[r, 2], dx_rows[r, 3]
             e1 = dx_rows[r + 1, 3] if r + 1 < dx_rows.shape[0] else dx_offs.size
             _tiles(dyb, j * dsize, dx_offs[e0:e1], dx_w[e0:e1], dcv, ph * plane, s * s * plane, q0, q1)
-        crop_canvas(dcv, dx, n0 + j, s, geo[PT], geo[PL], wq, plane)
+        crop_canvas(dcv, dx, n0 + j, geo)
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
 def flat_backward(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, saved: np.ndarray, yconv: np.ndarray,
                   coef: np.ndarray, dwp: np.ndarray, dbp: np.ndarray, dx: np.ndarray, dx_offs: np.ndarray,
                   dx_w: np.ndarray, dx_rows: np.ndarray, cvs: np.ndarray, dybs: np.ndarray, dcvs: np.ndarray,
-                  geo: np.ndarray) -> None:
+                  geo: FlatGeometry) -> None:
     """dwp[t] += dW [F4, K2] and dbp[t] += db for thread t (zeroed by the caller; dbp [threads, 0]
     skips db); dx when dx_rows is not empty. Modes BIAS, RELU, BN*; POOL: flat_backward_pool.
-    Each task takes geo[SPC] samples.
+    Each task takes geo.spc samples.
 
     dy is dL/dy of the fused op's output; `saved` is the RELU or BN_RELU output, `yconv` the
     conv output and `coef` [4, F] the batch-norm coefficients (BN*). offs [K2]: tap offsets
@@ -151,13 +148,13 @@ def flat_backward(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, saved: np.nda
     values at [margin, margin + npad). For each stride phase (dx_rows [phases, 4] = phase,
     first q, end q, first table entry), dx_offs / dx_w rows from that entry on hold its taps'
     offsets into dY' and weights [K', C4]."""
-    f4 = dwp.shape[1]
-    for ch in prange((x.shape[0] + geo[SPC] - 1) // geo[SPC]):
+    f_rows = dwp.shape[1]
+    for ch in prange((x.shape[0] + geo.spc - 1) // geo.spc):
         t = get_thread_id()
-        n0, m, ldy, dsize = _chunk_canvases(ch, t, x, cvs, dybs, f4, geo)
+        n0, m, ldy, dsize = _chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
         for j in range(m):
-            load_dy(dy, saved, yconv, coef, geo[MODE], n0 + j, geo[OH], geo[OW], geo[WQ], ldy, dybs[t],
-                    j * dsize + geo[MARGIN], dbp[t])
+            load_dy(dy, saved, yconv, coef, geo.mode, n0 + j, geo.oh, geo.ow, geo.wq, ldy, dybs[t],
+                    j * dsize + geo.margin, dbp[t])
         _chunk_gradients(t, n0, m, ldy, dsize, x, offs, dwp, dx, dx_offs, dx_w, dx_rows, cvs, dybs, dcvs, geo)
 
 
@@ -165,13 +162,13 @@ def flat_backward(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, saved: np.nda
 def flat_backward_pool(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, codes: np.ndarray, dwp: np.ndarray,
                        dbp: np.ndarray, dx: np.ndarray, dx_offs: np.ndarray, dx_w: np.ndarray,
                        dx_rows: np.ndarray, cvs: np.ndarray, dybs: np.ndarray, dcvs: np.ndarray,
-                       geo: np.ndarray) -> None:
+                       geo: FlatGeometry) -> None:
     """flat_backward in mode POOL: dy is the gradient of the pooled output, codes its choices."""
-    f4 = dwp.shape[1]
-    for ch in prange((x.shape[0] + geo[SPC] - 1) // geo[SPC]):
+    f_rows = dwp.shape[1]
+    for ch in prange((x.shape[0] + geo.spc - 1) // geo.spc):
         t = get_thread_id()
-        n0, m, ldy, dsize = _chunk_canvases(ch, t, x, cvs, dybs, f4, geo)
+        n0, m, ldy, dsize = _chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
         for j in range(m):
-            load_dy_pool(dy, codes, geo[POOLK], n0 + j, geo[OH], geo[OW], geo[WQ], ldy, dybs[t],
-                         j * dsize + geo[MARGIN], dbp[t])
+            load_dy_pool(dy, codes, geo.pool, n0 + j, geo.oh, geo.ow, geo.wq, ldy, dybs[t],
+                         j * dsize + geo.margin, dbp[t])
         _chunk_gradients(t, n0, m, ldy, dsize, x, offs, dwp, dx, dx_offs, dx_w, dx_rows, cvs, dybs, dcvs, geo)

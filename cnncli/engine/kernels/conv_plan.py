@@ -11,8 +11,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from cnncli.shapes import conv_out
+
 from ._common import THREADS, quad, scratch
-from .canvas import tap_offset
+from .canvas import FlatGeometry, tap_offset
 from .conv_flat import COLS, LANES, POOL, ROWS, TAPS, flat_backward, flat_backward_pool, flat_forward, flat_forward_pool
 
 _CHUNK_BYTES = 256 * 1024  # backward: canvases + dY' of the samples of one task, about L2 ...
@@ -54,24 +56,32 @@ class Geometry:
     def ldy(self) -> int:
         return self.margin + self.plane
 
-    def vector(self, mode: int, pool: int, spc: int = 1) -> np.ndarray:
-        """The int64 `geo` argument of conv_flat's kernels (order: conv_flat.KH ... SPC)."""
-        return np.array([self.kh, self.kw, self.s, self.pt, self.pl, self.wq, self.plane, self.npad, self.margin,
-                         self.oh, self.ow, mode, pool, spc], np.int64)
+    def kernel_args(self, mode: int, pool: int, spc: int = 1) -> FlatGeometry:
+        """The `geo` argument of conv_flat's kernels."""
+        return FlatGeometry(self.kh, self.kw, self.s, self.pt, self.pl, self.wq, self.plane, self.npad, self.margin,
+                            self.oh, self.ow, mode, pool, spc)
+
+
+def conv2d_output_hw(h: int, width: int, kernel: tuple[int, int], stride: tuple[int, int], pads: Pads,
+                     dilation: tuple[int, int]) -> tuple[int, int]:
+    """(OH, OW) by cnncli.shapes.conv_out, the one home of the formula; ValueError if empty."""
+    oh = conv_out(h, kernel[0], (pads[0], pads[1]), stride[0], dilation[0])
+    ow = conv_out(width, kernel[1], (pads[2], pads[3]), stride[1], dilation[1])
+    if oh <= 0 or ow <= 0:
+        raise ValueError(f"conv2d output would be empty: {oh}x{ow}")
+    return oh, ow
 
 
 @lru_cache(maxsize=256)
-def geometry(c: int, h: int, wd: int, f: int, kh: int, kw: int, s: int, pads: Pads) -> Geometry:
+def geometry(c: int, h: int, width: int, f: int, kh: int, kw: int, s: int, pads: Pads) -> Geometry:
     """The canvas layout of canvas.py for these shapes (stride s, pads top, bottom, left, right)."""
     pt, pb, pl, pr = pads
-    oh, ow = (h + pt + pb - kh) // s + 1, (wd + pl + pr - kw) // s + 1
-    if oh <= 0 or ow <= 0:
-        raise ValueError(f"conv2d output would be empty: {oh}x{ow}")
+    oh, ow = conv2d_output_hw(h, width, (kh, kw), (s, s), pads, (1, 1))
     if s == 1:  # shared zero columns between rows when the reads allow it (canvas.py)
-        wq = wd + (max(pl, pr) if kw - 1 >= min(pl, pr) else pl + pr)
+        wq = width + (max(pl, pr) if kw - 1 >= min(pl, pr) else pl + pr)
         hq = h + pt + pb + 1
     else:
-        wq, hq = -(-(wd + pl + pr) // s), -(-(h + pt + pb) // s) + 1
+        wq, hq = -(-(width + pl + pr) // s), -(-(h + pt + pb) // s) + 1
     plane = _up(hq * wq, COLS) + COLS
     margin = ((kh - 1) // s) * wq + (kw - 1) // s
     taps = [(ci, a, b) for ci in range(c) for a in range(kh) for b in range(kw)]
@@ -104,27 +114,27 @@ def _samples_per_task(n: int, per_sample: int, vectors: int) -> int:
 
 
 def plan_for(x: np.ndarray, w: np.ndarray, stride: int, pads: Pads) -> Geometry:
-    n, c, h, wd = x.shape
+    n, c, h, width = x.shape
     f, cg, kh, kw = w.shape
     if cg != c:
         raise ValueError(f"conv2d: x has {c} channels, w {w.shape}")
-    return geometry(c, h, wd, f, kh, kw, stride, quad(pads))
+    return geometry(c, h, width, f, kh, kw, stride, quad(pads))
 
 
 def flat_conv_forward(g: Geometry, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, y: np.ndarray,
                       mode: int, pool: int = 0, codes: np.ndarray | None = None) -> np.ndarray:
     """Run flat_forward into y; returns the BN statistics [2, F] (zeros for other modes)."""
-    k, f4 = g.c * g.kh * g.kw, _up(g.f, ROWS)
-    wt = np.zeros((k, f4), x.dtype)
+    k, f_rows = g.c * g.kh * g.kw, _up(g.f, ROWS)
+    wt = np.zeros((k, f_rows), x.dtype)
     wt[:, :g.f] = w.reshape(g.f, k).T
     bias = np.zeros(g.f, x.dtype) if b is None else b
     stats = np.zeros((THREADS, 2, g.f))
     cvs = scratch("flat_canvas", (THREADS, g.c * g.s * g.s * g.plane), x.dtype)
-    ybs = scratch("flat_out", (THREADS, f4 * g.npad), x.dtype)
+    ybs = scratch("flat_out", (THREADS, f_rows * g.npad), x.dtype)
     if mode == POOL:
-        flat_forward_pool(x, g.offs[:k], wt, bias, y, codes, cvs, ybs, g.vector(mode, pool))
+        flat_forward_pool(x, g.offs[:k], wt, bias, y, codes, cvs, ybs, g.kernel_args(mode, pool))
     else:
-        flat_forward(x, g.offs[:k], wt, bias, y, stats, cvs, ybs, g.vector(mode, pool))
+        flat_forward(x, g.offs[:k], wt, bias, y, stats, cvs, ybs, g.kernel_args(mode, pool))
     return stats.sum(axis=0)
 
 
@@ -133,23 +143,23 @@ def flat_conv_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray
                        yconv: np.ndarray | None = None, coef: np.ndarray | None = None,
                        codes: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """(dx or None, dw, db or None) through flat_backward (arguments as in conv_flat)."""
-    k, f4, c4 = g.c * g.kh * g.kw, _up(g.f, ROWS), _up(g.c, ROWS)
-    dwp = np.zeros((THREADS, f4, g.offs.size), x.dtype)
+    k, f_rows, c_rows = g.c * g.kh * g.kw, _up(g.f, ROWS), _up(g.c, ROWS)
+    dwp = np.zeros((THREADS, f_rows, g.offs.size), x.dtype)
     dbp = np.zeros((THREADS, g.f if need_db else 0), x.dtype)
     dx = np.empty_like(x) if need_dx else x[:0]
     if need_dx:
         fi, u, v = g.dx_taps.T
-        dx_w = np.zeros((len(fi), c4), x.dtype)
+        dx_w = np.zeros((len(fi), c_rows), x.dtype)
         dx_w[:, :g.c] = w[fi, :, u, v]
         dx_rows = g.dx_rows
     else:
-        dx_w, dx_rows = np.zeros((0, c4), x.dtype), g.dx_rows[:0]
-    csize, dsize = g.c * g.s * g.s * g.plane, f4 * g.ldy
+        dx_w, dx_rows = np.zeros((0, c_rows), x.dtype), g.dx_rows[:0]
+    csize, dsize = g.c * g.s * g.s * g.plane, f_rows * g.ldy
     spc = _samples_per_task(x.shape[0], (csize + dsize) * x.itemsize, g.npad // LANES)
     cvs = scratch("flat_canvas", (THREADS, spc * csize), x.dtype)
     dybs = scratch("flat_dy", (THREADS, spc * dsize), x.dtype)
-    dcvs = scratch("flat_dcanvas", (THREADS, (c4 * g.s * g.s * g.plane) if need_dx else 0), x.dtype)
-    dx_offs, geo = g.dx_offs if need_dx else g.dx_offs[:0], g.vector(mode, pool, spc)
+    dcvs = scratch("flat_dcanvas", (THREADS, (c_rows * g.s * g.s * g.plane) if need_dx else 0), x.dtype)
+    dx_offs, geo = g.dx_offs if need_dx else g.dx_offs[:0], g.kernel_args(mode, pool, spc)
     if mode == POOL:
         flat_backward_pool(x, g.offs, dy, codes, dwp, dbp, dx, dx_offs, dx_w, dx_rows, cvs, dybs, dcvs, geo)
     else:
