@@ -7,7 +7,6 @@ header, before anything is decoded (Pillow's own bomb warning and error never sh
 """
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,30 +29,29 @@ Depth = Literal["8", "16", "float"]
 
 @contextmanager
 def open_image(path: Path) -> Iterator[Image.Image]:
-    """The image at `path`, opened (header only) if its format is allowed and its size within the limit."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            image = Image.open(path, formats=ALLOWED_FORMATS)
-        except Image.DecompressionBombError as exc:
-            raise UsageError(f"{path}: {_too_large(str(exc))}") from None
-        except UnidentifiedImageError:
-            raise UsageError(f"{path}: cannot read the image (not in a format cnncli reads: {_FORMATS_TEXT}); "
-                             f"remove or replace the file") from None
-        except FileNotFoundError:
-            raise UsageError(f"{path}: no such image file") from None
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot read the image ({exc}); remove or replace the file") from None
+    """The image at `path`, opened (header only) if its format is allowed and its size within the limit.
+
+    Pillow's own bomb check is off while it opens the file (its limit, message and warning are not
+    ours); the size is checked right after, before any pixel is decoded."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        image = Image.open(path, formats=ALLOWED_FORMATS)
+    except UnidentifiedImageError:
+        raise UsageError(f"{path}: cannot read the image (not in a format cnncli reads: {_FORMATS_TEXT}); "
+                         f"remove or replace the file") from None
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such image file") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the image ({exc}); remove or replace the file") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
     with image:
         width, height = image.size
         if width * height > MAX_IMAGE_PIXELS:
-            raise UsageError(f"{path}: {_too_large(f'{width}x{height} = {width * height:,} pixels')}")
+            raise UsageError(f"{path}: the image is too large ({width}x{height} = {width * height:,} pixels); "
+                             f"an image may have at most {MAX_IMAGE_PIXELS:,} pixels (8192x8192): shrink it first")
         yield image
-
-
-def _too_large(size: str) -> str:
-    return (f"the image is too large ({size}); an image may have at most {MAX_IMAGE_PIXELS:,} pixels "
-            f"(8192x8192): shrink it first")
 
 
 def depth(image: Image.Image) -> Depth:
