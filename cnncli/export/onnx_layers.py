@@ -92,16 +92,19 @@ def _window_attrs(layer: WindowedLayer) -> dict[str, Any]:
 
 
 def conv2d(p: Parts, node: Node, xs: list[str], y: str) -> None:
+    """Conv: weights [F, C/groups, kh, kw] as PyTorch has them; asymmetric 'same' pads map as they are."""
     layer = node.layer
     p.op("Conv", xs + p.params(node, "weight", "bias"), y, node.name, dilations=list(layer.dilation),
          group=layer.groups, **_window_attrs(layer))
 
 
 def maxpool(p: Parts, node: Node, xs: list[str], y: str) -> None:
+    """MaxPool pads with −inf, so padding never wins, as in PyTorch."""
     p.op("MaxPool", xs, y, node.name, **_window_attrs(node.layer))
 
 
 def avgpool(p: Parts, node: Node, xs: list[str], y: str) -> None:
+    """AveragePool counting padding (count_include_pad), then the overhang rescale if one is needed."""
     fix = avg_divisor_fix(node.layer)
     if fix is None:
         p.op("AveragePool", xs, y, node.name, count_include_pad=1, **_window_attrs(node.layer))
@@ -131,6 +134,7 @@ def adaptive_avgpool(p: Parts, node: Node, xs: list[str], y: str) -> None:
 
 
 def batchnorm(p: Parts, node: Node, xs: list[str], y: str) -> None:
+    """y = γ · (x − running_mean) / √(running_var + eps) + β, on [N, C, H, W] or [N, C]."""
     p.op("BatchNormalization", xs + p.params(node, "weight", "bias", "running_mean", "running_var"), y,
          node.name, epsilon=float(node.layer.args["eps"]))
 
@@ -141,22 +145,26 @@ def dropout(p: Parts, node: Node, xs: list[str], y: str) -> None:
 
 
 def dense(p: Parts, node: Node, xs: list[str], y: str) -> None:
+    """y = x · Wᵀ + b: Gemm with transB=1 takes PyTorch's [units, features] weight as it is."""
     p.op("Gemm", xs + p.params(node, "weight", "bias"), y, node.name, transB=1)
 
 
 def relu6(p: Parts, node: Node, xs: list[str], y: str) -> None:
+    """min(max(0, x), 6) as Clip(x, 0, 6)."""
     bounds = [p.const(f"{node.name}/{name}", np.array(v, np.float32)) for name, v in (("min", 0), ("max", 6))]
     p.op("Clip", xs + bounds, y, node.name)
 
 
 def add(p: Parts, node: Node, xs: list[str], y: str) -> None:
+    """x₁ + x₂ (Add), or Sum for three or more inputs."""
     p.op("Add" if len(xs) == 2 else "Sum", xs, y, node.name)
 
 
 def _simple(op_type: str, **attrs: Any) -> Callable[[Parts, Node, list[str], str], None]:
-    def emit(p: Parts, node: Node, xs: list[str], y: str) -> None:
+    """An emitter for a layer that is one ONNX operator with fixed attributes."""
+    def emit_simple(p: Parts, node: Node, xs: list[str], y: str) -> None:
         p.op(op_type, xs, y, node.name, **attrs)
-    return emit
+    return emit_simple
 
 
 def _leaky_relu(p: Parts, node: Node, xs: list[str], y: str) -> None:
