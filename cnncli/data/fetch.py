@@ -17,6 +17,7 @@ from cnncli.atomic import atomic_write
 from cnncli.data import debian, wheel
 from cnncli.data.cache import dataset_dir
 from cnncli.data.files import gunzip, sha256_bytes, sha256_file
+from cnncli.data.limits import MAX_FETCH_BYTES, gib
 from cnncli.data.progress import Progress, no_progress
 from cnncli.data.sources import BUILTINS, Builtin, SourceError
 from cnncli.errors import UsageError
@@ -72,11 +73,17 @@ def download(url: str, label: str, progress: Progress) -> bytes:
         with urllib.request.urlopen(request, timeout=CONNECT_TIMEOUT) as response:
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
+            if total is not None and total > MAX_FETCH_BYTES:
+                raise SourceError(f"{url}: the server offers {gib(total)}; a download may be at most "
+                                  f"{gib(MAX_FETCH_BYTES)}")
             body = bytearray()
             progress(label, 0, total)
             while chunk := response.read(1 << 16):
                 body += chunk
                 progress(label, len(body), total)
+                if len(body) > MAX_FETCH_BYTES:
+                    raise SourceError(f"{url}: the server sent more than {gib(MAX_FETCH_BYTES)}, the most a "
+                                      f"download may hold")
     except (OSError, http.client.HTTPException, ValueError) as exc:  # URLError and timeouts are OSErrors
         raise SourceError(f"{url}: {getattr(exc, 'reason', exc)}") from exc
     if total is not None and len(body) != total:

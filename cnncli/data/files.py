@@ -1,11 +1,11 @@
 """sha256 digests, gzip decompression (atomic writes: cnncli.atomic)."""
 from __future__ import annotations
 
-import gzip
 import hashlib
 import zlib
 from pathlib import Path
 
+from cnncli.data.limits import MAX_FETCH_BYTES, gib
 from cnncli.data.sources import SourceError
 
 
@@ -23,9 +23,16 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def gunzip(data: bytes, name: str) -> bytes:
-    """Decompressed `data`; SourceError naming `name` if it is not gzip."""
+def gunzip(data: bytes, name: str, limit: int = MAX_FETCH_BYTES) -> bytes:
+    """Decompressed `data` (one gzip member), at most `limit` bytes; SourceError naming `name` if it
+    is not gzip or decompresses to more."""
+    stream = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
+        out = stream.decompress(data, limit + 1)
+    except zlib.error as exc:
         raise SourceError(f"{name}: corrupt gzip data ({exc})") from exc
+    if len(out) > limit:
+        raise SourceError(f"{name}: decompresses to more than {gib(limit)}, the most a dataset file may hold")
+    if not stream.eof:
+        raise SourceError(f"{name}: corrupt gzip data (truncated)")
+    return out

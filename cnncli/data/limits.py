@@ -18,6 +18,9 @@ MAX_IMAGE_PIXELS = 1 << 26
 """Pixels in one image file (67,108,864: 8192 x 8192), checked from its header before decoding."""
 MAX_IMAGES_BYTES = MAX_DATA_BYTES
 """An image folder's decoded pixels hold at most this much, checked before they are allocated."""
+MAX_FETCH_BYTES = 128 << 20
+"""A built-in dataset's download, and each IDX file decompressed from it, is at most 128 MiB (the
+largest, MNIST's training images, is 45 MiB); a server that sends more is cut off."""
 
 
 def gib(size: int) -> str:

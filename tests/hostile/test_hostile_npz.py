@@ -150,3 +150,15 @@ def test_members_are_read_exactly(tmp_path: Path) -> None:
         for name in read:
             np.testing.assert_array_equal(read[name], reference[name])
             assert read[name].dtype == reference[name].dtype
+
+
+def test_downloads_and_gzip_members_are_bounded() -> None:
+    # A gzip bomb from a mirror (1 MB of zeros here, against a 1,000-byte limit) is cut off, not unpacked.
+    import gzip
+
+    from cnncli.data.files import gunzip
+    from cnncli.data.sources import SourceError
+
+    assert gunzip(gzip.compress(b"idx" * 10), "f") == b"idx" * 10
+    with pytest.raises(SourceError, match="decompresses to more than 1,000 bytes"):
+        gunzip(gzip.compress(bytes(10**6)), "bomb.gz", limit=1000)
