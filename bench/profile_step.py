@@ -2,7 +2,7 @@
 
     python bench/profile_step.py lenet5_relu 64 [--steps 200] [--root DIR] [--by-kind]
 
-Runs the steps `cnn train` runs (Trainer._step on batches drawn as iterate_batches draws
+Runs the steps `cnn train` runs (Trainer.step on batches drawn as iterate_batches draws
 them, synthetic data) and times each part with perf_counter: the batch gather, every op's
 forward and backward (a fused op counts once, named after all its nodes), the loss, the
 non-finite check and the optimizer; "python" is the step time no part accounts for (the
@@ -95,7 +95,7 @@ def main() -> None:
 
     source = batches()
     for _ in range(10):
-        trainer._step(*next(source))
+        trainer.step(*next(source))
     acc.clear()
     total = 0.0
     np.isfinite = timed(acc, "= non-finite check", real_isfinite)  # the trainer's only np.isfinite call
@@ -105,7 +105,7 @@ def main() -> None:
             xb, yb = timed(acc, "= data gather", next)(source)
             if len(yb) != args.batch:
                 xb, yb = timed(acc, "= data gather", next)(source)
-            trainer._step(xb, yb)
+            trainer.step(xb, yb)
             total += time.perf_counter() - started
     finally:
         np.isfinite = real_isfinite

@@ -6,7 +6,7 @@ against the same spec), the same optimizer and hyper-parameters (the spec's `tra
 the same batch size and the same synthetic data (standard-normal images, uniform labels), and
 the same per-step work a training loop does: gather a shuffled batch, forward, loss, backward,
 optimizer step, and read the loss and the number of correct predictions back as numbers.
-Ours runs the real trainer step (Trainer._step: also the non-finite checks of `cnn train`).
+Ours runs the real trainer step (Trainer.step: also the non-finite checks of `cnn train`).
 """
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def build_ours(name: str, batch: int) -> Step:
 
     def step() -> float:
         xb, yb = next(batches)
-        loss, _correct = trainer._step(xb, yb)
+        loss, _correct = trainer.step(xb, yb)
         return loss
 
     return step

@@ -57,6 +57,14 @@ class TrainConfig:
     def lr(self) -> float:
         return float(self.optimizer_args["lr"])
 
+    def optimizer_kwargs(self) -> dict[str, Any]:
+        """The optimizer's arguments as the optimizer classes take them (both engines): no `lr` (the
+        schedule gives it per step); Adam's `beta1`, `beta2` as `betas`."""
+        args = {k: v for k, v in self.optimizer_args.items() if k != "lr"}
+        if "beta1" in args:
+            args["betas"] = (args.pop("beta1"), args.pop("beta2"))
+        return args
+
     def to_json(self) -> dict[str, Any]:
         return {"epochs": self.epochs, "batch_size": self.batch_size,
                 "optimizer": {self.optimizer: self.optimizer_args}, "schedule": {self.schedule: self.schedule_args},

@@ -1,77 +1,173 @@
-"""The body of `cnn train` once settings are known (imports the engine, so Numba loads here)."""
+"""The body of `cnn train` once settings are known: data, the engine, the loop, the run folder.
+
+The run folder holds one run: `last.npz` (the checkpoint: weights, optimizer, position, the
+history), `metrics.jsonl` (rewritten from the checkpoint's history each time it is saved, so the
+two never disagree) and `curves.png` (redrawn at the same time). Under torchrun only process 0
+prints and writes.
+"""
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
+from typing import Any
 
-from cnncli.cli.train_view import TrainingView, confusion_matrix, epoch_table
+import numpy as np
+
+from cnncli.atomic import atomic_write
+from cnncli.cli.train_view import Silent, TrainingView, confusion_matrix, epoch_table
+from cnncli.data import Dataset
 from cnncli.data.fit import FitMode
-from cnncli.data.progress import Progress
+from cnncli.data.progress import Progress as DownloadProgress
 from cnncli.engine.checkpoint import load_checkpoint
-from cnncli.engine.network import Network
-from cnncli.engine.trainer import CHECKPOINT, Trainer, TrainingStopped, evaluate
 from cnncli.errors import UsageError
 from cnncli.graph import Graph
 from cnncli.report import console
-from cnncli.report.plot import save_learning_curves
 from cnncli.spec import Spec
 from cnncli.train_config import TrainConfig
-from cnncli.training_setup import prepare_training_data
+from cnncli.training.loop import CHECKPOINT, Backend, Progress, TrainingStopped, TrainLoop
+from cnncli.training_setup import PreparedData, prepare_training_data
+
+RUN_FILES = ("metrics.jsonl", "curves.png")
 
 
-def _check_out_dir(out_dir: Path, resume: bool) -> None:
+def check_out_dir(out_dir: Path, resume: bool) -> None:
+    """A folder holds one run: a new run needs a folder without one; --resume needs its checkpoint.
+    The folder must be writable before any time is spent on data or training."""
     checkpoint = out_dir / CHECKPOINT
     if resume and not checkpoint.exists():
         raise UsageError(f"--resume: there is no checkpoint {checkpoint} to continue from")
-    if not resume and checkpoint.exists():
-        raise UsageError(f"{out_dir} already holds a training run ({checkpoint}); continue it with --resume, "
-                         f"or choose another folder with --out")
+    if not resume:
+        if checkpoint.exists():
+            raise UsageError(f"{out_dir} already holds a training run ({checkpoint}); continue it with --resume, "
+                             f"or choose another folder with --out")
+        leftovers = [name for name in RUN_FILES if (out_dir / name).exists()]
+        if leftovers:
+            raise UsageError(f"{out_dir} holds files of an earlier run ({', '.join(leftovers)}) but no checkpoint; "
+                             f"choose another folder with --out, or remove them")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".cnncli-write-test-{id(out_dir)}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise UsageError(f"--out {out_dir}: cannot write there ({err.strerror or err}); choose a writable folder "
+                         f"with --out") from None
 
 
-def run_training(spec: Spec, graph: Graph, config: TrainConfig, data: str, out_dir: Path, resume: bool,
-                 fit: FitMode, progress: Progress) -> None:
-    """Prepare data, train (or resume), then report test accuracy and the confusion matrix."""
-    _check_out_dir(out_dir, resume)
-    if resume:  # the data split and normalisation must be those of the original run
-        config = TrainConfig(**{**vars(config), **_saved_config(out_dir / CHECKPOINT)})
-    prepared = prepare_training_data(graph, data, config.val, config.seed, fit, progress)
-    console.info(f"data: {prepared.source}; train {len(prepared.train):,}, validation "
-                 f"{len(prepared.val) if prepared.val else 0:,}, test {len(prepared.test) if prepared.test else 0:,} "
-                 f"images of {list(prepared.train.shape)}")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    network = Network(graph, seed=config.seed)
-    meta = {"spec_name": spec.name, "spec_file": spec.file, "spec_sha256": spec.sha256, "spec_text": spec.text,
-            "input_shape": list(graph.input_shape), "classes": prepared.classes, "data": data, "fit": fit,
-            "normalization": {"mean": prepared.mean.tolist(), "std": prepared.std.tolist()}}
-    with TrainingView(out_dir / "metrics.jsonl", config.epochs) as view:
-        trainer = Trainer(network, config, prepared.train, prepared.val, out_dir, meta, view)
-        if resume:
-            saved = trainer.resume(out_dir / CHECKPOINT)
-            console.info(f"resuming from {out_dir / CHECKPOINT}: epoch {saved['epoch']}, batch {saved['batch']}")
-        epochs = f"{config.epochs} epoch" + ("" if config.epochs == 1 else "s")
-        console.info(f"training {spec.name}: {epochs}, batch {config.batch_size}, {config.optimizer} "
-                     f"lr {config.lr:g}, {config.schedule} schedule, seed {config.seed}; run folder {out_dir}")
-        try:
-            history = trainer.fit()
-        except TrainingStopped as stopped:
-            console.error(str(stopped))
-            raise SystemExit(stopped.exit_code) from None
-    save_learning_curves(history, out_dir / "curves.png")
-    console.out.print(epoch_table(history))
-    if prepared.test is not None:
-        loss, accuracy, predictions = evaluate(network, prepared.test)
-        console.out.print(f"[bold]test accuracy {accuracy:.2%}[/] (loss {loss:.4f}) on {len(prepared.test):,} images",
-                          markup=True)
-        console.out.print(confusion_matrix(prepared.test.y, predictions, prepared.classes))
-    console.out.print(f"checkpoint: {out_dir / CHECKPOINT}   curves: {out_dir / 'curves.png'}   "
-                      f"metrics: {out_dir / 'metrics.jsonl'}")
+def data_fingerprint(train: Dataset) -> str:
+    """sha256 of the training split's labels, shape and every 97th image: a resumed run must see the same data."""
+    digest = hashlib.sha256(json.dumps([list(train.x.shape), train.classes, str(train.x.dtype)]).encode())
+    digest.update(np.ascontiguousarray(train.y).tobytes())
+    digest.update(np.ascontiguousarray(train.x[::97]).tobytes())
+    return digest.hexdigest()
 
 
-def _saved_config(path: Path) -> dict:
+def saved_config(meta: dict[str, Any]) -> dict[str, Any]:
     """The settings a run was started with (epochs may be raised by the new command line)."""
-    _, _, meta = load_checkpoint(path)
     saved = meta["config"]
     (optimizer, optimizer_args), = saved["optimizer"].items()
     (schedule, schedule_args), = saved["schedule"].items()
     return {"batch_size": saved["batch_size"], "optimizer": optimizer, "optimizer_args": optimizer_args,
             "schedule": schedule, "schedule_args": schedule_args, "warmup": saved["warmup"],
             "seed": saved["seed"], "val": saved["val"]}
+
+
+def _check_same_data(meta: dict[str, Any], data: str, fingerprint: str, path: Path) -> None:
+    if meta.get("data_fingerprint", fingerprint) != fingerprint:
+        raise UsageError(f"--resume: {path} was trained on other data ({meta.get('data', '?')}: its training split "
+                         f"differs from that of --data {data}); resume with the same --data, or start a new run")
+
+
+def write_run_files(out_dir: Path, progress: Progress) -> None:
+    """metrics.jsonl and curves.png from the history the checkpoint just saved."""
+    from cnncli.report.plot import save_learning_curves
+
+    lines = "".join(json.dumps(record) + "\n" for record in progress.history)
+    atomic_write(out_dir / "metrics.jsonl", lines.encode("utf-8"))
+    if progress.history:
+        save_learning_curves(progress.history, out_dir / "curves.png")
+
+
+def _backend(engine: str, graph: Graph, config: TrainConfig, placement: Any, sync_bn: bool) -> Backend:
+    if engine == "torch":
+        from cnncli.export.common import initial_state
+        from cnncli.torch_engine.trainer import TorchBackend, build_module
+
+        module = build_module(graph, initial_state(graph, config.seed), placement, sync_bn)
+        return TorchBackend(graph, module, config, placement)
+    from cnncli.engine.network import Network
+    from cnncli.engine.trainer import NumbaBackend
+
+    return NumbaBackend(Network(graph, seed=config.seed), config)
+
+
+def _prepare_data_once_per_machine(graph: Graph, data: str, config: TrainConfig, fit: FitMode,
+                                   progress: DownloadProgress, placement: Any) -> PreparedData:
+    """Under torchrun the first process of each machine fetches and caches the data before the others read it."""
+    first = placement is None or placement.local_rank == 0
+    if not first:
+        from cnncli.torch_engine.distributed import barrier
+        barrier(placement)
+    prepared = prepare_training_data(graph, data, config.val, config.seed, fit, progress)
+    if first and placement is not None:
+        from cnncli.torch_engine.distributed import barrier
+        barrier(placement)
+    return prepared
+
+
+def _run_meta(spec: Spec, graph: Graph, prepared: PreparedData, data: str, fit: FitMode) -> dict[str, Any]:
+    return {"spec_name": spec.name, "spec_file": spec.file, "spec_sha256": spec.sha256, "spec_text": spec.text,
+            "input_shape": list(graph.input_shape), "classes": prepared.classes, "data": data, "fit": fit,
+            "data_fingerprint": data_fingerprint(prepared.train),
+            "pixel_scale": 1 / 255 if prepared.train.x.dtype == np.uint8 else 1.0,
+            "normalization": {"mean": prepared.mean.tolist(), "std": prepared.std.tolist()}}
+
+
+def run_training(spec: Spec, graph: Graph, config: TrainConfig, data: str, out_dir: Path, resume: bool,
+                 fit: FitMode, progress: DownloadProgress, engine: str = "numba", placement: Any = None,
+                 sync_bn: bool = False) -> None:
+    """Prepare data, train (or resume), then report test accuracy and the confusion matrix (process 0)."""
+    main = placement is None or placement.rank == 0
+    check_out_dir(out_dir, resume)
+    saved_meta = load_checkpoint(out_dir / CHECKPOINT)[2] if resume else None
+    if saved_meta is not None:  # the data split and normalisation must be those of the original run
+        config = TrainConfig(**{**vars(config), **saved_config(saved_meta)})
+    prepared = _prepare_data_once_per_machine(graph, data, config, fit, progress, placement)
+    meta = _run_meta(spec, graph, prepared, data, fit)
+    if saved_meta is not None:
+        _check_same_data(saved_meta, data, meta["data_fingerprint"], out_dir / CHECKPOINT)
+    console.info(f"data: {prepared.source}; train {len(prepared.train):,}, validation "
+                 f"{len(prepared.val) if prepared.val else 0:,}, test {len(prepared.test) if prepared.test else 0:,} "
+                 f"images of {list(prepared.train.shape)}")
+    backend = _backend(engine, graph, config, placement, sync_bn)
+    with (TrainingView(config.epochs) if main else Silent()) as view:
+        loop = TrainLoop(backend, config, prepared.train, prepared.val, out_dir, meta, view,
+                         on_saved=lambda p: write_run_files(out_dir, p))
+        if resume:
+            saved = loop.resume(out_dir / CHECKPOINT)
+            if main:
+                write_run_files(out_dir, loop.progress)
+            console.info(f"resuming from {out_dir / CHECKPOINT} ({saved.get('engine', 'numba')} engine): "
+                         f"epoch {saved['epoch']}, batch {saved['batch']}")
+        where = f" on {placement.describe()}" if placement is not None else ""
+        per = f" per process (x{backend.world} = {config.batch_size * backend.world})" if backend.world > 1 else ""
+        epochs = f"{config.epochs} epoch" + ("" if config.epochs == 1 else "s")
+        console.info(f"training {spec.name} with the {engine} engine{where}: {epochs}, batch {config.batch_size}{per}, "
+                     f"{config.optimizer} lr {config.lr:g}, {config.schedule} schedule, seed {config.seed}; "
+                     f"run folder {out_dir}")
+        try:
+            history = loop.fit()
+        except TrainingStopped as stopped:
+            console.error(str(stopped))
+            raise SystemExit(stopped.exit_code) from None
+    if not main:
+        return
+    console.out.print(epoch_table(history))
+    if prepared.test is not None:
+        loss, accuracy, predictions = backend.evaluate(prepared.test)
+        console.out.print(f"[bold]test accuracy {accuracy:.2%}[/] (loss {loss:.4f}) on {len(prepared.test):,} images",
+                          markup=True)
+        console.out.print(confusion_matrix(prepared.test.y, predictions, prepared.classes))
+    console.out.print(f"checkpoint: {out_dir / CHECKPOINT}   curves: {out_dir / 'curves.png'}   "
+                      f"metrics: {out_dir / 'metrics.jsonl'}")

@@ -1,8 +1,6 @@
 """How training looks in the terminal: a progress bar per epoch, epoch rows, a confusion matrix."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,11 +11,29 @@ from rich.text import Text
 from cnncli.report import console
 
 
-class TrainingView:
-    """Renders trainer events; appends each epoch's record to metrics.jsonl."""
+class Silent:
+    """Trainer events on processes other than the first of a distributed run: nothing shown."""
 
-    def __init__(self, metrics_path: Path, epochs: int) -> None:
-        self.metrics_path = metrics_path
+    def __enter__(self) -> Silent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def epoch_start(self, epoch: int, batches: int, done: int) -> None:
+        pass
+
+    def batch_end(self, epoch: int, batch: int, loss: float, accuracy: float, images_per_s: float) -> None:
+        pass
+
+    def epoch_end(self, record: dict[str, Any]) -> None:
+        pass
+
+
+class TrainingView:
+    """Renders trainer events: a progress bar per epoch and one line per finished epoch."""
+
+    def __init__(self, epochs: int) -> None:
         self.epochs = epochs
         self.progress = Progress(
             TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"), BarColumn(), MofNCompleteColumn(),
@@ -42,8 +58,6 @@ class TrainingView:
         self.progress.update(self.task, completed=batch, loss=loss, acc=accuracy, speed=images_per_s)
 
     def epoch_end(self, record: dict[str, Any]) -> None:
-        with open(self.metrics_path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
         val = (f"  val loss {record['val_loss']:.4f}  val acc {record['val_acc']:.2%}"
                if "val_loss" in record else "")
         self.progress.console.print(

@@ -8,6 +8,7 @@ a crash or Ctrl-C never leaves a half-written checkpoint in place of a good one.
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -52,9 +53,56 @@ def load_checkpoint(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.nda
                          f"by `cnn train` (e.g. runs/<name>/last.npz)")
     if meta.get("version", 0) > VERSION:
         raise UsageError(f"{path}: written by a newer cnncli (checkpoint version {meta['version']}); upgrade cnncli")
+    _validate_header(path, meta)
     network = {k[4:]: v for k, v in arrays.items() if k.startswith("net:")}
     optimizer = {k[4:]: v for k, v in arrays.items() if k.startswith("opt:")}
     return network, optimizer, meta
+
+
+# Header fields every checkpoint has, with their JSON types (bool is not an int here).
+_HEADER: dict[str, type | tuple[type, ...]] = {
+    "epoch": int, "batch": int, "step": int, "partial": dict, "history": list, "config": dict, "architecture": list,
+}
+
+
+def _validate_header(path: Path, meta: dict[str, Any]) -> None:
+    """Refuse a header with missing or mistyped fields (a crafted or damaged file) before anything uses it."""
+    for key, kind in _HEADER.items():
+        value = meta.get(key)
+        if value is None or isinstance(value, bool) or not isinstance(value, kind):
+            raise UsageError(f"{path}: damaged checkpoint header: field '{key}' should be "
+                             f"{getattr(kind, '__name__', kind)}, got {type(value).__name__}; "
+                             f"use a checkpoint written by `cnn train`")
+        if kind is int and value < 0:
+            raise UsageError(f"{path}: damaged checkpoint header: field '{key}' is negative ({value})")
+
+
+def validate_inference_header(path: Path, meta: dict[str, Any]) -> None:
+    """What evaluate, predict and the exports read: class names and the input normalisation."""
+    norm = meta.get("normalization")
+    if not isinstance(norm, dict):
+        raise UsageError(f"{path}: damaged checkpoint header: no input normalization; use a checkpoint written by "
+                         f"`cnn train`")
+    mean, std = norm.get("mean"), norm.get("std")
+    if not (isinstance(mean, list) and isinstance(std, list) and len(mean) == len(std) and
+            all(isinstance(v, (int, float)) and math.isfinite(v) for v in mean + std) and all(v > 0 for v in std)):
+        raise UsageError(f"{path}: damaged checkpoint header: normalization needs finite 'mean' and positive "
+                         f"'std' lists of one value per channel, got {norm!r:.200}")
+    classes = meta.get("classes")
+    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
+        raise UsageError(f"{path}: damaged checkpoint header: 'classes' should be a list of class names")
+
+
+def validate_resume(path: Path, meta: dict[str, Any], saved: dict[str, np.ndarray], expected: dict[str, np.ndarray],
+                    signature: list[str], world: int) -> None:
+    """A run continues only with its own spec, and mid-epoch only with the same number of processes
+    (the batches of the rest of the epoch depend on it)."""
+    check_compatible(path, meta, saved, expected, signature)
+    saved_world = int(meta.get("world_size", 1))
+    if meta["batch"] and saved_world != world:
+        raise UsageError(f"{path} was saved in the middle of epoch {meta['epoch'] + 1} by {saved_world} "
+                         f"process{'es' if saved_world > 1 else ''}; resume it with the same number "
+                         f"(--nproc-per-node x --nnodes = {saved_world}), or from an epoch's end")
 
 
 def check_compatible(path: Path, meta: dict[str, Any], saved: dict[str, np.ndarray],
