@@ -1,11 +1,14 @@
 """`cnn train`: train a spec on real data with the built-in engine."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
 from cnncli.cli.common import load_graph
+from cnncli.errors import UsageError
+from cnncli.extras import require
 from cnncli.report import console
 from cnncli.train_config import OPTIMIZER_ARGS, SCHEDULE_ARGS, load_train_config, with_overrides
 
@@ -47,15 +50,26 @@ def download_progress():  # type: ignore[no-untyped-def]
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint in --out.")
 @click.option("--pad", "fit", flag_value="pad", help="Zero-pad smaller images to the spec's input size.")
 @click.option("--resize", "fit", flag_value="resize", help="Resize images to the spec's input size.")
+@click.option("--engine", type=click.Choice(["numba", "torch"]), default="numba", show_default=True,
+              help="Our Numba engine, or PyTorch (pip install 'cnncli[torch]'; GPUs, torchrun).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True,
+              help="--engine torch: where to train (auto: a GPU if PyTorch sees one).")
+@click.option("--sync-bn", is_flag=True,
+              help="--engine torch under torchrun: batch-norm statistics over all processes.")
 def train(spec: str, data: str, epochs: int | None, batch_size: int | None, lr: float | None,
           optimizer: str | None, momentum: float | None, weight_decay: float | None, schedule: str | None,
           warmup: float | None, val: float | None, seed: int | None, threads: int | None, out: Path | None,
-          resume: bool, fit: str | None) -> None:
+          resume: bool, fit: str | None, engine: str, device: str, sync_bn: bool) -> None:
     """Train SPEC on real data with the built-in Numba engine.
 
     Settings come from the spec's `train:` section; flags win. Every epoch writes
     OUT/last.npz (atomically), appends OUT/metrics.jsonl and redraws OUT/curves.png.
     Ctrl-C saves the exact position; `--resume` continues from it.
+
+    --engine torch trains the same network with PyTorch (same settings, data, checkpoints:
+    a run continues in either engine). Under torchrun it trains with DistributedDataParallel;
+    --batch-size is then per process:
+      torchrun --nproc-per-node 2 -m cnncli train SPEC --data mnist --engine torch
 
     \b
     Example:
@@ -63,9 +77,7 @@ def train(spec: str, data: str, epochs: int | None, batch_size: int | None, lr: 
       cnn train specs/lenet5.yaml --data mnist --epochs 3 --lr 0.002 --out runs/lenet
       cnn train my.yaml --data ./images --resize --val 0.2
     """
-    from cnncli.engine.setup import configure  # threads, BLAS, malloc, JIT: before the engine loads
-
-    configure(threads)
+    placement = _placement(engine, device, sync_bn, threads)
     loaded, graph = load_graph(spec)
     config = with_overrides(load_train_config(loaded.train, loaded.file, loaded.train_positions),
                             epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum,
@@ -73,4 +85,35 @@ def train(spec: str, data: str, epochs: int | None, batch_size: int | None, lr: 
     out_dir = out or Path("runs") / Path(loaded.file).stem
     from cnncli.cli.train_run import run_training  # the engine (and Numba) load only now
 
-    run_training(loaded, graph, config, data, out_dir, resume, fit or "error", download_progress())
+    try:
+        run_training(loaded, graph, config, data, out_dir, resume, fit or "error", download_progress(), engine,
+                     placement, sync_bn)
+    finally:
+        if placement is not None:
+            from cnncli.torch_engine.distributed import finish
+
+            finish(placement)
+
+
+def _placement(engine: str, device: str, sync_bn: bool, threads: int | None):  # type: ignore[no-untyped-def]
+    """The torch engine's device and process group (None for the Numba engine, which has neither)."""
+    if engine == "numba":
+        for flag, given in (("--device", device != "auto"), ("--sync-bn", sync_bn),
+                            ("torchrun", "RANK" in os.environ and "WORLD_SIZE" in os.environ)):
+            if given:
+                raise UsageError(f"{flag} needs the PyTorch engine: add --engine torch")
+        from cnncli.engine.setup import configure  # threads, BLAS, malloc, JIT: before the engine loads
+
+        configure(threads)
+        return None
+    require("torch", "cnn train --engine torch")
+    import torch
+
+    from cnncli.torch_engine.distributed import start
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    placement = start(device)
+    if placement.rank != 0:  # one process speaks for the run
+        console.out.quiet = console.err.quiet = True
+    return placement
