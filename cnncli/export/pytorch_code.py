@@ -30,14 +30,21 @@ def _literal(value: Any) -> str:
 
 
 # Arguments left out of the written code where they equal PyTorch's defaults (the run-time module passes all).
-_DEFAULTS = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True, "eps": 1e-5, "momentum": 0.1,
-             "ceil_mode": False}
+# Pooling keeps its stride: F.max_pool2d's default stride is the kernel, not 1.
+_BATCHNORM = {"eps": 1e-5, "momentum": 0.1}
+_POOL = {"padding": 0, "ceil_mode": False}
+_DEFAULTS: dict[str | None, dict[str, object]] = {
+    "Conv2d": {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True},
+    "Linear": {"bias": True}, "BatchNorm2d": _BATCHNORM, "BatchNorm1d": _BATCHNORM,
+    "nn.functional.max_pool2d": _POOL, "nn.functional.avg_pool2d": _POOL,
+}
 
 
 def _call_args(op: TorchOp, first: str | None) -> str:
+    defaults = _DEFAULTS.get(op.module or op.function, {})
     parts = ([first] if first is not None else []) + [_literal(a) for a in op.args]
     parts += [f"{k}={_literal(v)}" for k, v in op.kwargs.items()
-              if not (k in _DEFAULTS and v == _DEFAULTS[k] and type(v) is type(_DEFAULTS[k]))]
+              if not (k in defaults and v == defaults[k] and type(v) is type(defaults[k]))]
     return ", ".join(parts)
 
 
