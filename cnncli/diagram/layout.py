@@ -21,7 +21,7 @@ MARGIN, TITLE_GAP = 16.0, 30.0
 GAP_WITHIN = {"TB": 26.0, "LR": 16.0}  # between boxes of one rank
 GAP_ACROSS = {"TB": 30.0, "LR": 46.0}  # between ranks
 ARROW_LEN, ARROW_HALF = 7.0, 3.5
-PORT_STEP = 12.0
+PORT_STEP = 16.0
 DIRECTIONS = ("TB", "LR")
 
 Point = tuple[float, float]
@@ -73,12 +73,17 @@ class Layout:
 
 @lru_cache(maxsize=4)
 def _font(bold: bool):  # type: ignore[no-untyped-def]
-    """DejaVu Sans from matplotlib's data at 100 pt (the font every writer names first)."""
-    import matplotlib
+    """DejaVu Sans from matplotlib's data at 100 pt (the font every writer names first); found
+    without importing matplotlib, which SVG output does not need."""
+    from importlib.util import find_spec
+
     from PIL import ImageFont
 
+    spec = find_spec("matplotlib")
+    assert spec is not None and spec.submodule_search_locations, "matplotlib is a dependency of cnncli"
     name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
-    return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name), 100)
+    folder = Path(spec.submodule_search_locations[0]) / "mpl-data" / "fonts" / "ttf"
+    return ImageFont.truetype(str(folder / name), 100)
 
 
 def text_width(text: str, size: float, bold: bool = False) -> float:
@@ -174,16 +179,25 @@ def _routes(diagram: Diagram, centres: dict[str, Rect],
             mine = sorted((i for i, e in enumerate(diagram.edges) if getattr(e, key) == box.id), key=hop)
             for i, dx in zip(mine, _spread(len(mine), centres[box.id][2])):
                 ports[i] = dx
+    band: dict[float, float] = {}  # rank centre y -> half the height of its tallest box
+    for _, y, _, h in centres.values():
+        band[y] = max(band.get(y, 0.0), h / 2)
     routes = []
     for i, edge in enumerate(diagram.edges):
         sx, sy, _, sh = centres[edge.source]
         tx, ty, _, th = centres[edge.target]
         tip = (tx + in_port[i], ty - th / 2)
-        points = [(sx + out_port[i], sy + sh / 2), *dummies[i], (tip[0], tip[1] - ARROW_LEN)]
-        path = [points[0]]
-        for (x0, y0), (x1, y1) in zip(points, points[1:]):
-            mid = (y0 + y1) / 2
-            path += [(x0, mid), (x1, mid), (x1, y1)]
+        # straight through each rank's band, curving only in the gaps between ranks
+        runs = [((sx + out_port[i], sy + sh / 2), (sx + out_port[i], sy + band[sy]))]
+        runs += [((x, y - band.get(y, 0.0)), (x, y + band.get(y, 0.0))) for x, y in dummies[i]]
+        runs.append(((tip[0], ty - band[ty]), (tip[0], tip[1] - ARROW_LEN)))
+        path = [runs[0][0]]
+        for k, (top, bottom) in enumerate(runs):
+            if k:
+                mid = (path[-1][1] + top[1]) / 2
+                path += [(path[-1][0], mid), (top[0], mid), top]
+            if bottom[1] > top[1]:
+                path += [top, bottom, bottom]
         arrow = [tip, (tip[0] - ARROW_HALF, tip[1] - ARROW_LEN), (tip[0] + ARROW_HALF, tip[1] - ARROW_LEN)]
         routes.append(Route(edge, path, arrow))
     return routes
