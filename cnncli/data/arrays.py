@@ -59,8 +59,8 @@ def float_range(arrays: list[np.ndarray], what: str) -> FloatRange:
     if low >= 0 and high <= 1:
         return FloatRange(1.0, False, "float pixels in [0, 1]")
     if low >= 0 and high <= 255:
-        return FloatRange(1 / 255, False, f"float pixels in 0..255 (max {high:g}), divided by 255")
-    return FloatRange(1.0, True, f"float values in [{low:.4g}, {high:.4g}], not pixels: used as stored")
+        return FloatRange(1 / 255, False, f"float pixels in 0..255 / 255, max {high:g}")
+    return FloatRange(1.0, True, f"raw float values in [{low:.4g}, {high:.4g}], not pixels: used as stored")
 
 
 def images_to_nchw(x: np.ndarray, what: str, floats: FloatRange | None = None) -> np.ndarray:

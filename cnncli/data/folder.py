@@ -161,7 +161,7 @@ def _finish(stack: _Stack, root: Path) -> tuple[np.ndarray, FloatRange]:
     floats = float_range([stack.images[stack.floats]], what)
     mixed = len(stack.floats) < len(stack.images)
     if floats.raw and mixed:
-        raise UsageError(f"{what} hold {floats.text.split(',')[0]}, beside 8- or 16-bit images; "
+        raise UsageError(f"{what} hold values outside 0..255 ({floats.text}) beside 8- or 16-bit images; "
                          f"store float images with pixels in [0, 1] or 0..255")
     if floats.scale != 1:
         stack.images[stack.floats] *= np.float32(floats.scale)

@@ -31,11 +31,9 @@ MEMBERS = ("x", "y", "x_test", "y_test", "classes")
 def load_npz(path: Path, limit_bytes: int = MAX_DATA_BYTES) -> Loaded:
     """Read the .npz; class names default to "0".."K-1" for K = max label + 1."""
     try:
-        arrays = read_npz_arrays(path, MEMBERS, limit_bytes, ".npz data file")
+        arrays = read_npz_arrays(path, MEMBERS, limit_bytes, ".npz data file", f"; save with {_EXAMPLE}")
     except FileNotFoundError:
         raise UsageError(f"data file {path} not found; check the --data path") from None
-    except UsageError as exc:
-        raise UsageError(f"{exc}; save with {_EXAMPLE}") from None
     for required in ("x", "y"):
         if required not in arrays:
             found = ", ".join(arrays) or "none of x, y, x_test, y_test, classes"

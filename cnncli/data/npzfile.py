@@ -8,6 +8,7 @@ unpacked; object arrays (pickles) are refused.
 """
 from __future__ import annotations
 
+import io
 import math
 import os
 import stat
@@ -28,13 +29,14 @@ _CHUNK = 1 << 24
 
 
 def read_npz_arrays(path: str | os.PathLike[str], allowed: Collection[str] | Callable[[str], bool],
-                    limit_bytes: int, what: str = ".npz file") -> dict[str, np.ndarray]:
+                    limit_bytes: int, what: str = ".npz file", hint: str = "") -> dict[str, np.ndarray]:
     """The arrays of the .npz at `path` whose names are `allowed` (a collection, or a test on the name).
 
     Their data may hold `limit_bytes` in all; each member's declared size and each .npy header's
     shape x itemsize are checked before it is read. Members not allowed are skipped unread.
     FileNotFoundError passes through; everything else the file gets wrong is a UsageError
-    naming `path`, the member and the limit.
+    naming `path`, the member and the limit (`hint`, e.g. how to write the file, ends the messages
+    about a file that is not an .npz at all).
     """
     wanted = allowed if callable(allowed) else allowed.__contains__
     path = Path(path)
@@ -44,7 +46,7 @@ def read_npz_arrays(path: str | os.PathLike[str], allowed: Collection[str] | Cal
     try:
         with open(path, "rb") as handle:
             if handle.read(6) == b"\x93NUMPY":
-                raise UsageError(f"{path}: holds a single array (.npy), not named arrays")
+                raise UsageError(f"{path}: holds a single array (.npy), not named arrays{hint}")
             _check_directory(handle, path)
             with zipfile.ZipFile(handle) as archive:
                 arrays: dict[str, np.ndarray] = {}
@@ -58,7 +60,7 @@ def read_npz_arrays(path: str | os.PathLike[str], allowed: Collection[str] | Cal
                     arrays[name] = array
                 return arrays
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, NotImplementedError) as exc:
-        raise UsageError(f"{path}: not a readable {what} ({exc})") from exc
+        raise UsageError(f"{path}: not a readable {what} ({exc}){hint}") from exc
     except IsADirectoryError as exc:
         raise UsageError(f"{path}: is a folder; give the path of a {what}") from exc
     except FileNotFoundError:
@@ -109,18 +111,23 @@ def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, left: in
 
 
 def _header(member: IO[bytes], where: str) -> tuple[tuple[int, ...], bool, np.dtype]:
-    """(shape, fortran order, dtype) of an .npy stream, read with a bounded header; no object dtypes."""
+    """(shape, fortran order, dtype) of an .npy stream whose header is at most _MAX_HEADER bytes; no
+    object dtypes. Layout: magic (6 bytes), version (2), header length (uint16 for 1.0, uint32 for
+    2.0 and 3.0, little-endian), the header dict."""
+    start = member.read(8)
+    if len(start) < 8 or start[:6] != b"\x93NUMPY" or start[6] not in (1, 2, 3) or start[7] != 0:
+        raise UsageError(f"{where}: not an .npy array (found {start[:8]!r} where the .npy magic belongs)")
+    width = 2 if start[6] == 1 else 4
+    length_bytes = member.read(width)
+    length = int.from_bytes(length_bytes, "little")
+    if len(length_bytes) < width or length > _MAX_HEADER:
+        raise UsageError(f"{where}: its .npy header claims {length:,} bytes; a header may be at most "
+                         f"{_MAX_HEADER:,} bytes")
+    reader = np.lib.format.read_array_header_1_0 if width == 2 else np.lib.format.read_array_header_2_0
     try:
-        version = np.lib.format.read_magic(member)
-        if version == (1, 0):
-            header = np.lib.format.read_array_header_1_0(member, max_header_size=_MAX_HEADER)
-        elif version in ((2, 0), (3, 0)):
-            header = np.lib.format.read_array_header_2_0(member, max_header_size=_MAX_HEADER)
-        else:
-            raise ValueError(f"unknown .npy format version {version}")
+        shape, fortran, dtype = reader(io.BytesIO(length_bytes + member.read(length)), max_header_size=_MAX_HEADER)
     except ValueError as exc:
-        raise UsageError(f"{where}: not a readable .npy array ({exc})") from exc
-    shape, fortran, dtype = header
+        raise UsageError(f"{where}: not a readable .npy header ({str(exc).splitlines()[0]})") from None
     if any(n < 0 for n in shape):
         raise UsageError(f"{where}: its header declares the negative shape {list(shape)}; the file is damaged")
     if dtype.hasobject:

@@ -82,7 +82,7 @@ def test_mixed_8_and_16_bit_images_in_one_folder(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("scale", "text"), [(1 / 255, "float pixels in [0, 1]"),
-                                             (1.0, "float pixels in 0..255 (max 255), divided by 255")])
+                                             (1.0, "float pixels in 0..255 / 255, max 255")])
 def test_float_images_decided_once_per_folder(tmp_path: Path, scale: float, text: str) -> None:
     # TIFF float images of the same pixels, stored in [0, 1] or in 0..255, give the same input.
     for k in range(2):
@@ -114,7 +114,7 @@ def test_raw_float_values_are_said_and_kept(tmp_path: Path) -> None:
     x = np.linspace(-3, 3, 4 * 2 * 2, dtype=np.float32).reshape(4, 2, 2)
     np.savez(tmp_path / "d.npz", x=x, y=np.arange(4) % 2)
     train, _ = load_data(str(tmp_path / "d.npz"))
-    assert train.raw and "float values in [-3, 3], not pixels: used as stored" in train.source
+    assert train.raw and "raw float values in [-3, 3], not pixels: used as stored" in train.source
     np.testing.assert_array_equal(train.pixels()[:, 0], x)
 
 
@@ -171,3 +171,13 @@ def test_pad_and_resize_together_are_refused() -> None:
     assert [fit_mode(False, False), fit_mode(True, False), fit_mode(False, True)] == ["error", "pad", "resize"]
     with pytest.raises(UsageError, match="--pad and --resize exclude each other"):
         fit_mode(True, True)
+
+
+def test_raw_float_images_beside_8_bit_ones_are_refused(tmp_path: Path) -> None:
+    # Values of -3..3 cannot be put on the scale of 8-bit pixels: no silent guess.
+    (tmp_path / "c0").mkdir()
+    (tmp_path / "c1").mkdir()
+    Image.fromarray(picture(0)).save(tmp_path / "c0" / "0.png")
+    Image.fromarray(np.linspace(-3, 3, 30, dtype=np.float32).reshape(6, 5), mode="F").save(tmp_path / "c1" / "0.tiff")
+    with pytest.raises(UsageError, match=r"float images hold values outside 0..255 \(raw float values in \[-3, 3\]"):
+        load_data(str(tmp_path))

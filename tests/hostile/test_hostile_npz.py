@@ -162,3 +162,11 @@ def test_downloads_and_gzip_members_are_bounded() -> None:
     assert gunzip(gzip.compress(b"idx" * 10), "f") == b"idx" * 10
     with pytest.raises(SourceError, match="decompresses to more than 1,000 bytes"):
         gunzip(gzip.compress(bytes(10**6)), "bomb.gz", limit=1000)
+
+
+def test_an_overlong_npy_header_is_refused_in_one_line(tmp_path: Path) -> None:
+    # numpy's own refusal is three lines long; the header length field is checked first.
+    path = npz(tmp_path / "d.npz", {**good(), "x": b"\x93NUMPY\x01\x00" + (65535).to_bytes(2, "little") + bytes(9)})
+    with pytest.raises(UsageError, match=r"array 'x': its .npy header claims 65,535 bytes; a header may be at most "
+                                         r"10,000 bytes$"):
+        load_data(path)
