@@ -8,6 +8,7 @@ All coordinates are in points (1/72 inch), y growing downwards; writers draw the
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -224,7 +225,7 @@ def lay_out(diagram: Diagram, direction: str = "TB") -> Layout:
     xs += [p[0] for route in routes for p in route.path]
     ys += [p[1] for route in routes for p in route.path]
     title_width = text_width(diagram.title, TITLE_SIZE, bold=True)
-    width = max(max(xs) - min(xs), title_width) + 2 * MARGIN
+    width = math.ceil(max(max(xs) - min(xs), title_width) + 2 * MARGIN)  # whole points: whole pixels at 2 px/pt
     dx, dy = (width - max(xs) - min(xs)) / 2, MARGIN + TITLE_GAP - min(ys)
     placed = []
     for box in diagram.boxes:
@@ -234,4 +235,4 @@ def lay_out(diagram: Diagram, direction: str = "TB") -> Layout:
         route.path = [(x + dx, y + dy) for x, y in route.path]
         route.arrow = [(x + dx, y + dy) for x, y in route.arrow]
     title = TextLine(diagram.title, width / 2, MARGIN + TITLE_SIZE * 0.8, TITLE_SIZE, "title")
-    return Layout(width, max(ys) - min(ys) + 2 * MARGIN + TITLE_GAP, title, placed, routes)
+    return Layout(width, math.ceil(max(ys) - min(ys) + 2 * MARGIN + TITLE_GAP), title, placed, routes)

@@ -24,7 +24,7 @@ KINDS = {"conv2d": "conv", "maxpool": "pool", "avgpool": "pool", "global_avgpool
          "sigmoid": "act", "tanh": "act", "softmax": "act"}
 OUTPUT = "output"
 ERROR_WRAP = 56
-NAME_CHARS = 26  # longer dotted names show their last parts (the full name is the box's id and tooltip)
+NAME_CHARS = 28  # longer dotted names show their last parts (the full name is the box's id and tooltip)
 
 
 @dataclass
@@ -67,16 +67,17 @@ def human(n: float) -> str:
 
 
 def short_name(name: str) -> str:
-    """'inception_1.concat_1.b2.basic_conv_1.conv2d_1' -> '…basic_conv_1.conv2d_1' (at most NAME_CHARS)."""
-    if len(name) <= NAME_CHARS:
-        return name
+    """A dotted name of more than NAME_CHARS keeps its first part and as many last parts as fit:
+    'inception_1.concat_1.b2.basic_conv_1.conv2d_1' -> 'inception_1…conv2d_1'."""
     parts = name.split(".")
-    tail = parts[-1]
-    for part in reversed(parts[:-1]):
-        if len(part) + len(tail) + 2 > NAME_CHARS:
+    if len(name) <= NAME_CHARS or len(parts) < 3:
+        return name
+    head, tail = parts[0], parts[-1]
+    for part in reversed(parts[1:-1]):
+        if len(head) + len(part) + len(tail) + 2 > NAME_CHARS:
             break
         tail = f"{part}.{tail}"
-    return f"…{tail}"
+    return f"{head}…{tail}"
 
 
 def _pair(value: tuple[int, int]) -> str:

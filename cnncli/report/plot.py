@@ -97,8 +97,8 @@ def _draw_run(axes, run: Run, colors: dict[str, str], many: bool) -> None:  # ty
                    color=colors["train"] if many else LR_COLOR, label="_nolegend_" if many else "learning rate")
 
 
-def plot_runs(runs: list[Run], path: Path) -> None:
-    """Loss, accuracy and learning rate of one or more runs in one PNG, written atomically."""
+def learning_figure(runs: list[Run]):  # type: ignore[no-untyped-def]
+    """A matplotlib Figure: loss, accuracy and learning rate of one or more runs, legend below."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -128,6 +128,12 @@ def plot_runs(runs: list[Run], path: Path) -> None:
             handles.setdefault(label, handle)
     fig.legend(list(handles.values()), list(handles), loc="outside lower center",
                ncol=min(len(handles), 4 if many else 5), frameon=False, fontsize=9)
+    return fig
+
+
+def plot_runs(runs: list[Run], path: Path) -> None:
+    """The learning figure of these runs as a PNG, written atomically."""
+    fig = learning_figure(runs)
     with atomic_writer(path) as handle:
         fig.savefig(handle, format="png", dpi=DPI, facecolor="white")
 
