@@ -46,10 +46,13 @@ class Row:
     kind: str = "layer"
     repeat: int = 1
     activations: int = -1  # values kept for backward per image; a group's sums its nodes
+    nodes: list[str] = field(default_factory=list)  # the primitive nodes the row stands for
 
     def __post_init__(self) -> None:
         if self.activations < 0:
             self.activations = numel(self.output_shape)
+        if not self.nodes and self.kind == "layer":
+            self.nodes = [self.name]
 
     @property
     def activation_values(self) -> int:
@@ -162,6 +165,7 @@ def _group_row(group: Group, by_name: dict[str, Row], previous: str) -> Row:
         receptive_field=group.field.size if spatial else None, effective_stride=group.field.stride if spatial else None,
         follows_previous=group.inputs == [previous], notes=[n for r in rows for n in r.notes],
         kind="group", repeat=group.repeat, activations=sum(r.activations for r in rows),
+        nodes=[node.name for node in group.nodes],
     )
 
 
