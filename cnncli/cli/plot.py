@@ -14,7 +14,8 @@ METRICS = "metrics.jsonl"
 
 def read_run(folder: Path) -> tuple[list[dict], list[tuple[float, float]]]:
     """Epoch records of a run folder's metrics.jsonl (the last record of each epoch wins), and the
-    per-step losses that records may carry as "step_losses": [[epoch position, loss], ...]."""
+    per-step losses its checkpoint keeps, placed in epochs: step / steps per epoch, where
+    steps per epoch = (step − batch) / epoch from the checkpoint's position (none before epoch 1)."""
     path = folder / METRICS
     if not path.is_file():
         raise UsageError(f"{folder}: no {METRICS} found; expected the folder of a `cnn train --out` run")
@@ -30,9 +31,21 @@ def read_run(folder: Path) -> tuple[list[dict], list[tuple[float, float]]]:
                              f"({type(err).__name__}: {err}); was the file edited by hand?") from None
     if not records:
         raise UsageError(f"{path}: no epochs recorded yet; train for at least one epoch first")
-    history = [records[e] for e in sorted(records)]
-    steps = [(float(p), float(v)) for r in history for p, v in r.get("step_losses", [])]
-    return history, steps
+    from cnncli.training.loop import CHECKPOINT
+
+    return [records[e] for e in sorted(records)], _step_losses(folder / CHECKPOINT)
+
+
+def _step_losses(checkpoint: Path) -> list[tuple[float, float]]:
+    if not checkpoint.is_file():
+        return []
+    from cnncli.engine.checkpoint import load_checkpoint
+
+    _, _, meta = load_checkpoint(checkpoint)
+    if not meta.get("step_losses") or meta["epoch"] < 1:
+        return []
+    per_epoch = (meta["step"] - meta["batch"]) / meta["epoch"]
+    return [(float(step) / per_epoch, float(loss)) for step, loss in meta["step_losses"]]
 
 
 @click.command()

@@ -136,3 +136,14 @@ def test_bad_input_gets_one_line(run, command, extra, message):
 def test_weights_of_another_spec_are_refused(run):
     result = invoke("filters", "lenet5_relu", "--weights", run / "run" / "last.npz", "-o", run / "x.png")
     assert result.exit_code == 1 and "was trained with a different spec" in result.output
+
+
+def test_plot_places_the_checkpoints_step_losses_in_epochs(run):
+    # the trainer keeps [step, mean loss of a block of steps]; 96 images at batch 16 = 6 steps per epoch
+    from cnncli.cli.plot import read_run
+    from cnncli.engine.checkpoint import load_checkpoint
+
+    history, steps = read_run(run / "run")
+    _, _, meta = load_checkpoint(run / "run" / "last.npz")
+    assert [r["epoch"] for r in history] == [1]
+    assert steps == [(s / 6, loss) for s, loss in meta["step_losses"]] and steps[-1][0] == pytest.approx(1.0)
