@@ -16,12 +16,12 @@ from numba import njit
 
 
 @njit(cache=True)
-def _sgd(p, grad, buf, lr, momentum, nesterov, wd, first):
-    """In place: g = grad + wd·p; buf = g (first) or momentum·buf + g; p −= lr·(g + momentum·buf
+def _sgd(p, grad, buf, lr, momentum, nesterov, weight_decay, first):
+    """In place: g = grad + weight_decay·p; buf = g (first) or momentum·buf + g; p −= lr·(g + momentum·buf
     if nesterov else buf), or p −= lr·g without momentum (buf empty). Serial: one vectorised
     pass over even 10^7 parameters costs less than a parallel region per step would save."""
     for i in range(p.size):
-        g = grad[i] + wd * p[i] if wd != 0 else grad[i]
+        g = grad[i] + weight_decay * p[i] if weight_decay != 0 else grad[i]
         if buf.size:
             b = g if first else buf[i] * momentum + g
             buf[i] = b
@@ -30,12 +30,12 @@ def _sgd(p, grad, buf, lr, momentum, nesterov, wd, first):
 
 
 @njit(cache=True, error_model="numpy")  # IEEE division (no zero check): the loop vectorises
-def _adam(p, grad, m, v, lr_t, beta1, beta2, one_minus_b1, one_minus_b2, bias2, eps, wd, decay):
-    """In place: p *= decay (AdamW, 1 otherwise); g = grad + wd·p (Adam's L2, wd = 0 for AdamW);
+def _adam(p, grad, m, v, lr_t, beta1, beta2, one_minus_b1, one_minus_b2, bias2, eps, weight_decay, decay):
+    """In place: p *= decay (AdamW, 1 otherwise); g = grad + weight_decay·p (Adam's L2, weight_decay = 0 for AdamW);
     m = β₁m + (1−β₁)g; v = β₂v + (1−β₂)g²; p −= lr_t · m / (√v / bias2 + ε)."""
     for i in range(p.size):
         pi = p[i] * decay
-        g = grad[i] + wd * pi if wd != 0 else grad[i]
+        g = grad[i] + weight_decay * pi if weight_decay != 0 else grad[i]
         mi = m[i] * beta1 + one_minus_b1 * g
         vi = v[i] * beta2 + one_minus_b2 * (g * g)
         m[i], v[i] = mi, vi
@@ -97,10 +97,10 @@ class Adam(Optimizer):
         self.step_count += 1
         t, f32 = self.step_count, np.float32
         decay = f32(1 - lr * self.weight_decay) if self.weight_decay and self.decoupled else f32(1)
-        wd = f32(0) if self.decoupled else f32(self.weight_decay)
+        weight_decay = f32(0) if self.decoupled else f32(self.weight_decay)
         _adam(params, grads, self.slots["exp_avg"], self.slots["exp_avg_sq"], f32(lr / (1 - self.beta1 ** t)),
               f32(self.beta1), f32(self.beta2), f32(1 - self.beta1), f32(1 - self.beta2),
-              f32(np.sqrt(1 - self.beta2 ** t)), f32(self.eps), wd, decay)
+              f32(np.sqrt(1 - self.beta2 ** t)), f32(self.eps), weight_decay, decay)
 
 
 class AdamW(Adam):

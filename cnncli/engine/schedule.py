@@ -35,5 +35,3 @@ class Schedule:
             return self.min_lr + (self.lr - self.min_lr) * (1 + math.cos(math.pi * t)) / 2
         return self.lr
 
-
-SCHEDULES = ("constant", "step", "cosine")

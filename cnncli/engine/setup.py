@@ -6,8 +6,8 @@ configure(threads):
   `threads` (None: all cores) through THREAD_VARIABLES; this must happen before Numba is
   imported (afterwards Numba is told with set_num_threads);
 * numpy's OpenBLAS runs single-threaded: all parallelism goes through Numba's thread pool
-  (OpenBLAS threads busy-wait after each call and stall Numba's on 2 cores: 1 ms kernels took
-  8 ms, measured); kernels/gemm.py calls BLAS from inside parallel loops;
+  (kernels/gemm.py calls BLAS from inside parallel loops; OpenBLAS's own threads busy-wait
+  after each call and stall Numba's);
 * glibc's malloc keeps freed blocks for reuse instead of returning them to the kernel;
 * Numba compiles with LLVM -O1 unless NUMBA_OPT is set.
 Without it the engine computes the same, more slowly (bench/PROFILE.md has the measurements).

@@ -136,10 +136,20 @@ def test_conv_batchnorm_equals_the_unfused_kernels(randn, relu):
 
 
 def test_tiles_compute_their_formulas(rng):
-    # Reference: numpy (float64) on the formulas in microkernel.py's docstring.
+    # Reference: the plain NumPy versions beside the tiles (float64 formulas of microkernel.py),
+    # themselves checked against explicit sums at one output.
     from numba import njit
 
-    from cnncli.engine.kernels.microkernel import COLS, LANES, ROWS, TAPS, conv_tile, grad_tile
+    from cnncli.engine.kernels.microkernel import (
+        COLS,
+        LANES,
+        ROWS,
+        TAPS,
+        conv_tile,
+        conv_tile_reference,
+        grad_tile,
+        grad_tile_reference,
+    )
 
     @njit
     def tiles(src, offs, w, dst, dy, goffs, dw):
@@ -157,13 +167,14 @@ def test_tiles_compute_their_formulas(rng):
     goffs = rng.integers(0, 550, TAPS)
     dw = np.ones((ROWS, TAPS + 1), np.float32)
     tiles(src, offs, w, dst, dy, goffs, dw)
-    s64, w64 = src.astype(np.float64), w.astype(np.float64)
-    ref = np.array([[sum(w64[k, f] * s64[offs[k] + j] for k in range(37)) for j in range(COLS)] for f in range(ROWS)])
+    ref = conv_tile_reference(src, offs, w)
+    assert ref[1, 2] == pytest.approx(sum(float(w[k, 1]) * float(src[offs[k] + 2]) for k in range(37)))
     np.testing.assert_allclose(dst[:, :COLS], ref, rtol=1e-5, atol=1e-4)
     assert not dst[:, COLS:].any()
-    ref = 1 + np.array([[sum(dy[j, f, :used].astype(np.float64) @ s64[j * 100 + o:j * 100 + o + used] for j in range(3))
-                         for o in goffs] for f in range(ROWS)])
-    np.testing.assert_allclose(dw[:, :TAPS], ref, rtol=1e-5, atol=1e-4)
+    grad = grad_tile_reference(dy.ravel(), dy.shape[2], src, goffs, 5, 3, ROWS * dy.shape[2], 100)
+    assert grad[2, 1] == pytest.approx(sum(float(dy[j, 2, p]) * float(src[j * 100 + goffs[1] + p])
+                                           for j in range(3) for p in range(used)))
+    np.testing.assert_allclose(dw[:, :TAPS], 1 + grad, rtol=1e-5, atol=1e-4)
     assert (dw[:, TAPS:] == 1).all()
 
 

@@ -7,6 +7,8 @@ scratch memory to the caller. The pool is not thread-safe (one Python thread dri
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import config, njit
 
@@ -18,6 +20,23 @@ FAST = {"nsz", "arcp", "contract", "reassoc"}
 THREADS: int = config.NUMBA_NUM_THREADS
 
 _POOL: dict[tuple[str, str], np.ndarray] = {}
+
+
+class ConvGeometry(NamedTuple):
+    """One convolution of the grouped and dilated paths (conv_gemm, conv_direct, im2col); names
+    as in the glossary of kernels/__init__.py."""
+
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    pt: int      # padding top (bottom and right follow from OH, OW)
+    pl: int      # padding left
+    dil_h: int   # dilation
+    dil_w: int
+    groups: int
+    oh: int
+    ow: int
 
 
 def scratch(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:

@@ -15,6 +15,8 @@ import numpy as np
 from numba import njit, prange
 
 _BLOCK = 16384
+# which function _unary and _grad compute
+RELU, RELU6, LEAKY_RELU, SIGMOID, TANH = 0, 1, 2, 3, 4
 
 
 @njit(parallel=True, cache=True)
@@ -23,23 +25,23 @@ def _unary(x, y, op, slope):
     for b in prange((n + _BLOCK - 1) // _BLOCK):
         lo, hi = b * _BLOCK, min(n, (b + 1) * _BLOCK)
         xb, yb = x[lo:hi], y[lo:hi]  # block views: non-negative indices, so the loops vectorise
-        if op == 0:  # comparisons written so that NaN propagates, as in PyTorch
+        if op == RELU:  # comparisons written so that NaN propagates, as in PyTorch
             for i in range(hi - lo):
                 v = xb[i]
                 yb[i] = 0.0 if v < 0 else v
-        elif op == 1:
+        elif op == RELU6:
             for i in range(hi - lo):
                 v = xb[i]
                 yb[i] = 0.0 if v < 0 else (6.0 if v > 6 else v)
-        elif op == 2:
+        elif op == LEAKY_RELU:
             for i in range(hi - lo):
                 v = xb[i]
                 yb[i] = v * slope if v < 0 else v
-        elif op == 3:
+        elif op == SIGMOID:
             for i in range(hi - lo):
                 v = xb[i]
                 yb[i] = 1.0 / (1.0 + np.exp(-v)) if v >= 0 else np.exp(v) / (1.0 + np.exp(v))
-        else:
+        else:  # TANH
             for i in range(hi - lo):
                 yb[i] = np.tanh(xb[i])
 
@@ -50,19 +52,19 @@ def _grad(dy, z, dx, op, slope):
     for b in prange((n + _BLOCK - 1) // _BLOCK):
         lo, hi = b * _BLOCK, min(n, (b + 1) * _BLOCK)
         gb, zb, db = dy[lo:hi], z[lo:hi], dx[lo:hi]
-        if op == 0:
+        if op == RELU:
             for i in range(hi - lo):
                 db[i] = gb[i] if zb[i] > 0 else 0.0
-        elif op == 1:
+        elif op == RELU6:
             for i in range(hi - lo):
                 db[i] = gb[i] if 0 < zb[i] < 6 else 0.0
-        elif op == 2:
+        elif op == LEAKY_RELU:
             for i in range(hi - lo):
                 db[i] = gb[i] if zb[i] > 0 else gb[i] * slope
-        elif op == 3:
+        elif op == SIGMOID:
             for i in range(hi - lo):
                 db[i] = gb[i] * zb[i] * (1.0 - zb[i])
-        else:
+        else:  # TANH
             for i in range(hi - lo):
                 db[i] = gb[i] * (1.0 - zb[i] * zb[i])
 
@@ -81,82 +83,82 @@ def _backprop(dy: np.ndarray, z: np.ndarray, op: int, slope: float = 0.0) -> np.
 
 def relu_forward(x: np.ndarray) -> np.ndarray:
     """max(x, 0)."""
-    return _apply(x, 0)
+    return _apply(x, RELU)
 
 
 def relu_backward(dy: np.ndarray, x: np.ndarray) -> np.ndarray:
     """dy * (x > 0)."""
-    return _backprop(dy, x, 0)
+    return _backprop(dy, x, RELU)
 
 
 def relu6_forward(x: np.ndarray) -> np.ndarray:
     """min(max(x, 0), 6)."""
-    return _apply(x, 1)
+    return _apply(x, RELU6)
 
 
 def relu6_backward(dy: np.ndarray, x: np.ndarray) -> np.ndarray:
     """dy * (0 < x < 6)."""
-    return _backprop(dy, x, 1)
+    return _backprop(dy, x, RELU6)
 
 
 def leaky_relu_forward(x: np.ndarray, slope: float) -> np.ndarray:
     """x if x > 0 else slope * x."""
-    return _apply(x, 2, slope)
+    return _apply(x, LEAKY_RELU, slope)
 
 
 def leaky_relu_backward(dy: np.ndarray, x: np.ndarray, slope: float) -> np.ndarray:
     """dy if x > 0 else slope * dy."""
-    return _backprop(dy, x, 2, slope)
+    return _backprop(dy, x, LEAKY_RELU, slope)
 
 
 def sigmoid_forward(x: np.ndarray) -> np.ndarray:
     """1 / (1 + exp(-x)), evaluated without overflow for either sign."""
-    return _apply(x, 3)
+    return _apply(x, SIGMOID)
 
 
 def sigmoid_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     """dy * y * (1 - y), y = sigmoid output."""
-    return _backprop(dy, y, 3)
+    return _backprop(dy, y, SIGMOID)
 
 
 def tanh_forward(x: np.ndarray) -> np.ndarray:
     """tanh(x)."""
-    return _apply(x, 4)
+    return _apply(x, TANH)
 
 
 def tanh_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     """dy * (1 - y^2), y = tanh output."""
-    return _backprop(dy, y, 4)
+    return _backprop(dy, y, TANH)
 
 
 @njit(parallel=True, cache=True)
 def _softmax(x, y):
-    n_, c_, s_ = x.shape
-    for idx in prange(n_ * s_):
-        n, s = idx // s_, idx % s_
-        m = x[n, 0, s]
+    n_, c_, p_ = x.shape
+    for idx in prange(n_ * p_):
+        n, p = idx // p_, idx % p_
+        m = x[n, 0, p]
         for c in range(1, c_):
-            m = max(m, x[n, c, s])
+            m = max(m, x[n, c, p])
         tot = 0.0
         for c in range(c_):
-            e = np.exp(x[n, c, s] - m)
-            y[n, c, s] = e
+            e = np.exp(x[n, c, p] - m)
+            y[n, c, p] = e
             tot += e
         inv = 1.0 / tot
         for c in range(c_):
-            y[n, c, s] *= inv
+            y[n, c, p] *= inv
 
 
 @njit(parallel=True, cache=True)
 def _softmax_grad(dy, y, dx):
-    n_, c_, s_ = y.shape
-    for idx in prange(n_ * s_):
-        n, s = idx // s_, idx % s_
+    n_, c_, p_ = y.shape
+    for idx in prange(n_ * p_):
+        n, p = idx // p_, idx % p_
         dot = 0.0
         for c in range(c_):
-            dot += dy[n, c, s] * y[n, c, s]
+            dot += dy[n, c, p] * y[n, c, p]
         for c in range(c_):
-            dx[n, c, s] = y[n, c, s] * (dy[n, c, s] - dot)
+            dx[n, c, p] = y[n, c, p] * (dy[n, c, p] - dot)
 
 
 def softmax_forward(x: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ In both cases the wide output row y[f, p] (p = oh*Wq + ow) is
 a sum of contiguous runs: what microkernel.conv_tile computes (conv_flat.py).
 
 The loops index flat arrays with unsigned integers (copy_rows, zero): Numba then skips
-its negative-index wraparound check and the loops vectorise (4x faster copies, measured),
+its negative-index wraparound check and the loops vectorise (bench/PROFILE.md: 4x faster),
 without building a slice view per row (which costs more than a short row's copy).
 """
 from __future__ import annotations

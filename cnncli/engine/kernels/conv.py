@@ -1,8 +1,8 @@
 """2-D convolution (cross-correlation, PyTorch semantics), NCHW.
 
 y[n, f, oh, ow] = b[f] + sum_{c, kh, kw} w[f, c, kh, kw] *
-    x[n, g*Cg + c, oh*sh - top + kh*dh, ow*sw - left + kw*dw]   (zero padding)
-OH = (H + top + bottom - dh*(KH-1) - 1) // sh + 1, likewise OW.
+    x[n, g*Cg + c, oh*sh - top + kh*dil_h, ow*sw - left + kw*dil_w]   (zero padding)
+OH = (H + top + bottom - dil_h*(KH-1) - 1) // sh + 1, likewise OW (cnncli.shapes.conv_out).
 
 Three paths, chosen per call:
 * conv_flat (float32, one group, no dilation, equal strides): zero-padded (and for stride > 1
@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import conv_direct
-from ._common import THREADS, pair, quad, scratch
+from ._common import THREADS, ConvGeometry, pair, quad, scratch
 from .conv_flat import BIAS, BN, BN_RELU, POOL, RELU
 from .conv_gemm import gemm_backward, gemm_forward
 from .conv_plan import NO_CODES, conv2d_output_hw, flat_conv_backward, flat_conv_forward, plan_for
@@ -38,14 +38,16 @@ def _use_direct(c: int, groups: int) -> bool:
     return groups > 1 and c // groups == 1
 
 
-def _geometry(x: np.ndarray, w: np.ndarray, stride, pads, dilation, groups: int):
-    n, c, h, wd = x.shape
+def _geometry(x: np.ndarray, w: np.ndarray, stride: tuple[int, int], pads: Pads, dilation: tuple[int, int],
+              groups: int) -> ConvGeometry:
+    """The named geometry of one convolution (checks the channels and that the output is not empty)."""
+    _, c, h, width = x.shape
     f, cg, kh, kw = w.shape
     if c != cg * groups or f % groups:
         raise ValueError(f"conv2d: x has {c} channels, w {w.shape}, groups={groups}")
     s, p, d = pair(stride), quad(pads), pair(dilation)
-    oh, ow = conv2d_output_hw(h, wd, (kh, kw), s, p, d)
-    return s, p, d, oh, ow
+    oh, ow = conv2d_output_hw(h, width, (kh, kw), s, p, d)
+    return ConvGeometry(kh, kw, s[0], s[1], p[0], p[2], d[0], d[1], groups, oh, ow)
 
 
 def _chunk(n: int, rows: int, f: int, p: int, itemsize: int) -> int:
@@ -119,20 +121,19 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
 
     Returns a new [N, F, OH, OW] array of x's dtype.
     """
-    (sh, sw), (pt, _, pl, _), (dh, dw), oh, ow = _geometry(x, w, stride, pads, dilation, groups)
+    geo = _geometry(x, w, stride, pads, dilation, groups)
     n, c = x.shape[:2]
     f, cg, kh, kw = w.shape
-    y = np.empty((n, f, oh, ow), x.dtype)
+    y = np.empty((n, f, geo.oh, geo.ow), x.dtype)
     if flat_eligible(stride, dilation, groups, x.dtype):
-        flat_conv_forward(plan_for(x, w, sh, pads), x, w, b, y, BIAS)
+        flat_conv_forward(plan_for(x, w, geo.sh, pads), x, w, b, y, BIAS)
         return y
     bias = np.zeros(f, x.dtype) if b is None else b
     if _use_direct(c, groups):
-        conv_direct.direct_forward(x, w, bias, y, sh, sw, pt, pl, dh, dw, groups)
+        conv_direct.direct_forward(x, w, bias, y, geo)
         return y
-    ws, spc = _workspace(n, c * kh * kw, f, oh * ow, x.dtype)
-    gemm_forward(BLAS_TABLE, x, w.reshape(f, cg * kh * kw), bias, y, ws, spc,
-                 kh, kw, sh, sw, pt, pl, dh, dw, groups)
+    ws, spc = _workspace(n, c * kh * kw, f, geo.oh * geo.ow, x.dtype)
+    gemm_forward(BLAS_TABLE, x, w.reshape(f, cg * kh * kw), bias, y, ws, spc, geo)
     return y
 
 
@@ -147,34 +148,32 @@ def conv2d_backward(x: np.ndarray, w: np.ndarray, dy: np.ndarray,
     Returns new arrays (dx, dw, db); db is None when need_db is False (no bias) and the
     flat path then skips it.
     """
-    (sh, sw), (pt, _, pl, _), (dh, dw_), oh, ow = _geometry(x, w, stride, pads, dilation, groups)
+    geo = _geometry(x, w, stride, pads, dilation, groups)
     n, c = x.shape[:2]
     f, cg, kh, kw = w.shape
-    if dy.shape != (n, f, oh, ow):
-        raise ValueError(f"conv2d_backward: dy has shape {dy.shape}, expected {(n, f, oh, ow)}")
+    if dy.shape != (n, f, geo.oh, geo.ow):
+        raise ValueError(f"conv2d_backward: dy has shape {dy.shape}, expected {(n, f, geo.oh, geo.ow)}")
     if flat_eligible(stride, dilation, groups, x.dtype):
-        return flat_conv_backward(plan_for(x, w, sh, pads), x, w, dy, BIAS, need_dx, need_db)
+        return flat_conv_backward(plan_for(x, w, geo.sh, pads), x, w, dy, BIAS, need_dx, need_db)
     if _use_direct(c, groups):
-        return _direct_backward(x, w, dy, (sh, sw, pt, pl, dh, dw_), groups, need_dx)
-    ws, spc = _workspace(n, c * kh * kw, f, oh * ow, x.dtype)
+        return _direct_backward(x, w, dy, geo, need_dx)
+    ws, spc = _workspace(n, c * kh * kw, f, geo.oh * geo.ow, x.dtype)
     dwp = np.zeros((THREADS, f, cg * kh * kw), x.dtype)
     dbp = np.zeros((THREADS, f), x.dtype)
     dx = np.empty_like(x) if need_dx else x[:0]
-    gemm_backward(BLAS_TABLE, x, w.reshape(f, cg * kh * kw), dy, dx, dwp, dbp, ws, spc,
-                  kh, kw, sh, sw, pt, pl, dh, dw_, groups, need_dx)
+    gemm_backward(BLAS_TABLE, x, w.reshape(f, cg * kh * kw), dy, dx, dwp, dbp, ws, spc, geo, need_dx)
     return (dx if need_dx else None), dwp.sum(axis=0).reshape(w.shape), dbp.sum(axis=0)
 
-def _direct_backward(x: np.ndarray, w: np.ndarray, dy: np.ndarray,
-                     geo: tuple[int, int, int, int, int, int], groups: int, need_dx: bool
+
+def _direct_backward(x: np.ndarray, w: np.ndarray, dy: np.ndarray, geo: ConvGeometry, need_dx: bool
                      ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """conv2d_backward via the direct kernels (per-chunk weight partials, then summed)."""
-    sh, sw, pt, pl, dh, dw_ = geo
     chunks = max(1, min(x.shape[0], 8))
     dwp = np.empty((chunks,) + w.shape, x.dtype)
-    conv_direct.direct_grad_weight(x, dy, dwp, sh, sw, pt, pl, dh, dw_, groups)
+    conv_direct.direct_grad_weight(x, dy, dwp, geo)
     db = dy.sum(axis=(0, 2, 3), dtype=np.float64).astype(x.dtype)
     dx = None
     if need_dx:
         dx = np.empty_like(x)
-        conv_direct.direct_grad_input(w, dy, dx, sh, sw, pt, pl, dh, dw_, groups)
+        conv_direct.direct_grad_input(w, dy, dx, geo)
     return dx, dwp.sum(axis=0), db

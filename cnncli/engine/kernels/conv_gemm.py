@@ -14,16 +14,16 @@ from __future__ import annotations
 import numpy as np
 from numba import get_thread_id, njit, prange
 
-from ._common import FAST
+from ._common import FAST, ConvGeometry
 from .gemm import gemm
 from .im2col import col2im_chunk, im2col_chunk
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
 def gemm_forward(blas: np.ndarray, x: np.ndarray, wmat: np.ndarray, bias: np.ndarray,
-                 y: np.ndarray, ws: np.ndarray, spc: int, kh_: int, kw_: int,
-                 sh: int, sw: int, pt: int, pl: int, dh: int, dw: int, groups: int) -> None:
+                 y: np.ndarray, ws: np.ndarray, spc: int, geo: ConvGeometry) -> None:
     """y [N, F, OH, OW] = conv(x) + bias via per-chunk im2col + GEMM."""
+    groups = geo.groups
     n_ = x.shape[0]
     f_, kg = wmat.shape
     fg, rows = f_ // groups, kg * groups
@@ -34,7 +34,7 @@ def gemm_forward(blas: np.ndarray, x: np.ndarray, wmat: np.ndarray, bias: np.nda
         n0 = ch * spc
         n1 = min(n_, n0 + spc)
         cols = (n1 - n0) * p_
-        im2col_chunk(x, n0, n1, buf, 0, cols, kh_, kw_, sh, sw, pt, pl, dh, dw, oh_, ow_)
+        im2col_chunk(x, n0, n1, buf, 0, cols, geo)
         yo = rows * cols
         for g in range(groups):
             gemm(blas, 0, 0, fg, cols, kg, wmat.ravel(), g * fg * kg, kg,
@@ -51,12 +51,12 @@ def gemm_forward(blas: np.ndarray, x: np.ndarray, wmat: np.ndarray, bias: np.nda
 @njit(parallel=True, cache=True, fastmath=FAST)
 def gemm_backward(blas: np.ndarray, x: np.ndarray, wmat: np.ndarray, dy: np.ndarray,
                   dx: np.ndarray, dwp: np.ndarray, dbp: np.ndarray, ws: np.ndarray,
-                  spc: int, kh_: int, kw_: int, sh: int, sw: int, pt: int, pl: int,
-                  dh: int, dw: int, groups: int, need_dx: bool) -> None:
+                  spc: int, geo: ConvGeometry, need_dx: bool) -> None:
     """Accumulate dwp[t] += dW and dbp[t] += db per thread t; fill dx if need_dx.
 
     dwp [threads, F, Cg*KH*KW] and dbp [threads, F] must be zeroed by the caller.
     """
+    groups = geo.groups
     n_ = x.shape[0]
     f_, kg = wmat.shape
     fg, rows = f_ // groups, kg * groups
@@ -68,7 +68,7 @@ def gemm_backward(blas: np.ndarray, x: np.ndarray, wmat: np.ndarray, dy: np.ndar
         n0 = ch * spc
         n1 = min(n_, n0 + spc)
         cols = (n1 - n0) * p_
-        im2col_chunk(x, n0, n1, buf, 0, cols, kh_, kw_, sh, sw, pt, pl, dh, dw, oh_, ow_)
+        im2col_chunk(x, n0, n1, buf, 0, cols, geo)
         yo = rows * cols
         for f in range(f_):
             s = 0.0
@@ -87,4 +87,4 @@ def gemm_backward(blas: np.ndarray, x: np.ndarray, wmat: np.ndarray, dy: np.ndar
             for g in range(groups):
                 gemm(blas, 1, 0, kg, cols, fg, wmat.ravel(), g * fg * kg, kg,
                      buf, yo + g * fg * cols, cols, 0.0, buf, g * kg * cols, cols)
-            col2im_chunk(buf, 0, cols, dx, n0, n1, kh_, kw_, sh, sw, pt, pl, dh, dw, oh_, ow_)
+            col2im_chunk(buf, 0, cols, dx, n0, n1, geo)

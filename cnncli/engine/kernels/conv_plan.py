@@ -19,7 +19,7 @@ from .conv_flat import COLS, LANES, POOL, ROWS, TAPS, flat_backward, flat_backwa
 
 _CHUNK_BYTES = 256 * 1024  # backward: canvases + dY' of the samples of one task, about L2 ...
 _MAX_CHUNK_BYTES = 1024 * 1024  # ... unless small images need more samples for:
-_MIN_REDUCTION = 128  # vectors summed per grad_tile call (its horizontal sums then cost < ~15%)
+_MIN_REDUCTION = 128  # vectors summed per grad_tile call, so that its horizontal sums stay cheap (PROFILE.md)
 
 Pads = tuple[int, int, int, int]
 NO_CODES = np.empty((0, 0, 0, 0), np.int8)  # placeholders for the arrays a mode does not use

@@ -3,7 +3,7 @@
 Column layout for samples n0..n1-1 (j = n - n0, P = OH*OW), row-major with
 leading dimension ld >= (n1-n0)*P, starting at flat offset `off` of `col`:
     col[off + ((c*KH + kh)*KW + kw)*ld + j*P + oh*OW + ow]
-        = x[n, c, oh*sh - pt + kh*dh, ow*sw - pl + kw*dw]   (0 outside x).
+        = x[n, c, oh*sh - pt + kh*dil_h, ow*sw - pl + kw*dil_w]   (0 outside x).
 Rows of one channel group are contiguous, so a group's GEMM uses a row slice.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._common import FAST, valid_range
+from ._common import FAST, ConvGeometry, valid_range
 
 
 @njit(cache=True, fastmath=FAST)
@@ -37,10 +37,10 @@ def _copy_same(xf, xb, col, base, off_h, lo, hi, h_, oh_, ow_):
 
 
 @njit(cache=True, fastmath=FAST)
-def im2col_chunk(x: np.ndarray, n0: int, n1: int, col: np.ndarray, off: int, ld: int,
-                 kh_: int, kw_: int, sh: int, sw: int, pt: int, pl: int,
-                 dh: int, dw: int, oh_: int, ow_: int) -> None:
+def im2col_chunk(x: np.ndarray, n0: int, n1: int, col: np.ndarray, off: int, ld: int, geo: ConvGeometry) -> None:
     """Fill the column block of samples n0..n1-1 (layout in the module doc)."""
+    kh_, kw_, sh, sw, pt, pl, dil_h, dil_w = geo.kh, geo.kw, geo.sh, geo.sw, geo.pt, geo.pl, geo.dil_h, geo.dil_w
+    oh_, ow_ = geo.oh, geo.ow
     c_, h_, w_ = x.shape[1], x.shape[2], x.shape[3]
     xf = x.ravel()
     p_ = oh_ * ow_
@@ -48,16 +48,16 @@ def im2col_chunk(x: np.ndarray, n0: int, n1: int, col: np.ndarray, off: int, ld:
         for kh in range(kh_):
             for kw in range(kw_):
                 row = off + ((c * kh_ + kh) * kw_ + kw) * ld
-                off_w = kw * dw - pl
+                off_w = kw * dil_w - pl
                 lo, hi = valid_range(off_w, sw, w_, ow_)
                 for n in range(n0, n1):
                     base = row + (n - n0) * p_
                     xb = (n * c_ + c) * h_ * w_ + off_w
                     if sh == 1 and sw == 1 and ow_ == w_:
-                        _copy_same(xf, xb, col, base, kh * dh - pt, lo, hi, h_, oh_, ow_)
+                        _copy_same(xf, xb, col, base, kh * dil_h - pt, lo, hi, h_, oh_, ow_)
                         continue
                     for oh in range(oh_):
-                        ih = oh * sh - pt + kh * dh
+                        ih = oh * sh - pt + kh * dil_h
                         d = base + oh * ow_
                         if ih < 0 or ih >= h_:
                             for ow in range(ow_):
@@ -77,10 +77,10 @@ def im2col_chunk(x: np.ndarray, n0: int, n1: int, col: np.ndarray, off: int, ld:
 
 
 @njit(cache=True, fastmath=FAST)
-def col2im_chunk(col: np.ndarray, off: int, ld: int, dx: np.ndarray, n0: int, n1: int,
-                 kh_: int, kw_: int, sh: int, sw: int, pt: int, pl: int,
-                 dh: int, dw: int, oh_: int, ow_: int) -> None:
+def col2im_chunk(col: np.ndarray, off: int, ld: int, dx: np.ndarray, n0: int, n1: int, geo: ConvGeometry) -> None:
     """dx[n0:n1] = adjoint of im2col_chunk applied to the column block (overwrites)."""
+    kh_, kw_, sh, sw, pt, pl, dil_h, dil_w = geo.kh, geo.kw, geo.sh, geo.sw, geo.pt, geo.pl, geo.dil_h, geo.dil_w
+    oh_, ow_ = geo.oh, geo.ow
     c_, h_, w_ = dx.shape[1], dx.shape[2], dx.shape[3]
     xf = dx.ravel()
     p_ = oh_ * ow_
@@ -90,11 +90,11 @@ def col2im_chunk(col: np.ndarray, off: int, ld: int, dx: np.ndarray, n0: int, n1
             for kh in range(kh_):
                 for kw in range(kw_):
                     base = off + ((c * kh_ + kh) * kw_ + kw) * ld + (n - n0) * p_
-                    off_w = kw * dw - pl
+                    off_w = kw * dil_w - pl
                     lo, hi = valid_range(off_w, sw, w_, ow_)
                     xb = (n * c_ + c) * h_ * w_ + off_w
                     for oh in range(oh_):
-                        ih = oh * sh - pt + kh * dh
+                        ih = oh * sh - pt + kh * dil_h
                         if ih < 0 or ih >= h_:
                             continue
                         dst = xb + ih * w_

@@ -14,15 +14,15 @@ caller guarantees every address read or written is inside its buffers.
         for f < 4, t < TAPS (3, or 5 with AVX-512): over M samples at strides dys and srcs.
 
 conv_tile holds 12 accumulators (enough independent FMA chains to cover the FMA latency) and
-loads, per k, 3 vectors and 4 broadcast weights, two k per loop iteration (8% faster than
-one, measured). grad_tile loads 4 + TAPS vectors per 4·TAPS FMAs (AVX2: 4 x 3 runs 1.2-1.5x
-faster than 4 x 2 on ResNet-20 shapes; AVX-512, 32 registers: 4 x 5 1.15-1.25x faster than
-4 x 3, 4 x 7 spills; measured) and sums each accumulator's L lanes at the end as a tree
+loads, per k, 3 vectors and 4 broadcast weights, two k per loop iteration. grad_tile loads
+4 + TAPS vectors per 4·TAPS FMAs and sums each accumulator's L lanes at the end as a tree
 (halves added). Summation order is fixed (k, or j, p by lanes), so results are
-deterministic.
+deterministic. Why these shapes (the measurements): bench/PROFILE.md, "The tiles' shapes".
+conv_tile_reference and grad_tile_reference at the end are the same formulas in NumPy.
 """
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core.registry import cpu_target
@@ -214,3 +214,23 @@ def grad_tile(typingctx, dy, ldy, src, offs, nv, dw, ldw, m, dys, srcs):  # type
         return context.get_dummy_value()
 
     return _SIG10, codegen
+
+
+# -- plain NumPy references: each tile's formula on arrays (float64), for the tests ----------
+def conv_tile_reference(src: np.ndarray, offs: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """What conv_tile writes, [ROWS, COLS]: dst[f, j] = sum_k w[k, f] * src[offs[k] + j] (w [K, >= ROWS])."""
+    taps = src.astype(np.float64)[offs[:, None] + np.arange(COLS)]  # [K, COLS]
+    return w[:, :ROWS].T.astype(np.float64) @ taps
+
+
+def grad_tile_reference(dy: np.ndarray, ldy: int, src: np.ndarray, offs: np.ndarray, nv: int, m: int, dys: int,
+                        srcs: int) -> np.ndarray:
+    """What grad_tile adds, [ROWS, TAPS]: sum over samples j < m and p < LANES*nv of
+    dy[j*dys + f*ldy + p] * src[j*srcs + offs[t] + p] (dy, src flat)."""
+    span = np.arange(LANES * nv)
+    out = np.zeros((ROWS, TAPS))
+    for j in range(m):
+        rows = dy.astype(np.float64)[j * dys + np.arange(ROWS)[:, None] * ldy + span]  # [ROWS, L*nv]
+        taps = src.astype(np.float64)[j * srcs + offs[:TAPS, None] + span]  # [TAPS, L*nv]
+        out += rows @ taps.T
+    return out

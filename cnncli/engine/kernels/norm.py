@@ -19,32 +19,32 @@ from ._common import FAST, THREADS
 
 
 def _as3d(a: np.ndarray) -> np.ndarray:
-    """View [N, C, ...] as [N, C, S]."""
+    """View [N, C, ...] as [N, C, P] (P positions)."""
     return a.reshape(a.shape[0], a.shape[1], -1)
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
 def _train_fwd(x, gamma, beta, eps, y, mean, invstd):
-    n_, c_, s_ = x.shape
-    m = n_ * s_
+    n_, c_, p_ = x.shape
+    m = n_ * p_
     for c in prange(c_):
         acc = 0.0
         for n in range(n_):
-            for s in range(s_):
-                acc += x[n, c, s]
+            for p in range(p_):
+                acc += x[n, c, p]
         mu = acc / m
         acc = 0.0
         for n in range(n_):
-            for s in range(s_):
-                d = x[n, c, s] - mu
+            for p in range(p_):
+                d = x[n, c, p] - mu
                 acc += d * d
         inv = 1.0 / np.sqrt(acc / m + eps)
         mean[c], invstd[c] = mu, inv
         scale = gamma[c] * inv
         shift = beta[c] - mu * scale
         for n in range(n_):
-            for s in range(s_):
-                y[n, c, s] = x[n, c, s] * scale + shift
+            for p in range(p_):
+                y[n, c, p] = x[n, c, p] * scale + shift
 
 
 def batchnorm_train_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
@@ -70,16 +70,16 @@ def batchnorm_eval_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
 
 @njit(parallel=True, cache=True, fastmath=FAST)
 def _bwd(dy, x, gamma, mean, invstd, dx, dgamma, dbeta):
-    n_, c_, s_ = x.shape
-    m = n_ * s_
+    n_, c_, p_ = x.shape
+    m = n_ * p_
     for c in prange(c_):
         mu, inv = mean[c], invstd[c]
         sg, sgx = 0.0, 0.0
         for n in range(n_):
-            for s in range(s_):
-                g = dy[n, c, s]
+            for p in range(p_):
+                g = dy[n, c, p]
                 sg += g
-                sgx += g * (x[n, c, s] - mu)
+                sgx += g * (x[n, c, p] - mu)
         dg = sgx * inv
         dbeta[c], dgamma[c] = sg, dg
         k = gamma[c] * inv / m
@@ -87,8 +87,8 @@ def _bwd(dy, x, gamma, mean, invstd, dx, dgamma, dbeta):
         b = -k * sg
         d = -k * dg * inv
         for n in range(n_):
-            for s in range(s_):
-                dx[n, c, s] = a * dy[n, c, s] + b + d * (x[n, c, s] - mu)
+            for p in range(p_):
+                dx[n, c, p] = a * dy[n, c, p] + b + d * (x[n, c, p] - mu)
 
 
 def batchnorm_backward(dy: np.ndarray, x: np.ndarray, gamma: np.ndarray, mean: np.ndarray,
@@ -111,18 +111,18 @@ def batchnorm_backward(dy: np.ndarray, x: np.ndarray, gamma: np.ndarray, mean: n
 
 @njit(parallel=True, cache=True, fastmath=FAST)
 def _apply(y, scale, shift, z, relu):
-    n_, c_, s_ = y.shape
+    n_, c_, p_ = y.shape
     for idx in prange(n_ * c_):
         n, c = idx // c_, idx % c_
         a, b = scale[c], shift[c]
         src, dst = y[n, c], z[n, c]
         if relu:
-            for s in range(s_):
-                v = src[s] * a + b
-                dst[s] = 0.0 if v < 0 else v
+            for p in range(p_):
+                v = src[p] * a + b
+                dst[p] = 0.0 if v < 0 else v
         else:
-            for s in range(s_):
-                dst[s] = src[s] * a + b
+            for p in range(p_):
+                dst[p] = src[p] * a + b
 
 
 def batchnorm_apply(y: np.ndarray, scale: np.ndarray, shift: np.ndarray, relu: bool) -> np.ndarray:
@@ -136,12 +136,12 @@ def batchnorm_apply(y: np.ndarray, scale: np.ndarray, shift: np.ndarray, relu: b
 def _grad_sums(dz, z, y, mean, relu, out):
     """out[t, c] += (sum g, sum g*(y - mean)) over the (n, c) planes of thread t, g as in the
     block comment: float32 sums within a plane (vectorised), float64 across planes."""
-    n_, c_, s_ = y.shape
+    n_, c_, p_ = y.shape
     gf, kf, yf = dz.reshape(dz.size), z.reshape(z.size), y.reshape(y.size)
-    w = np.uint64(s_)
+    w = np.uint64(p_)
     for idx in prange(n_ * c_):
         t, c = get_thread_id(), idx % c_
-        o = np.uint64(idx * s_)
+        o = np.uint64(idx * p_)
         mu = mean[c]
         sg, sgy = np.float32(0.0), np.float32(0.0)
         if relu:
