@@ -21,6 +21,7 @@ COMMANDS = {
     "plot": "plot",
     "filters": "filters",
     "featuremaps": "featuremaps",
+    "schema": "schema",
 }
 EXIT_USER_ERROR = 1
 EXIT_INTERNAL = 3

@@ -8,7 +8,8 @@ from cnncli.analysis import analyze
 from cnncli.cli.common import load_graph
 from cnncli.errors import UsageError
 from cnncli.report import console
-from cnncli.zoo import find_zoo_spec, zoo_specs
+from cnncli.spec.schema import SCHEMA_COMMENT, SCHEMA_FILE
+from cnncli.zoo import find_zoo_spec, zoo_dir, zoo_specs
 
 
 @click.group(invoke_without_command=True)
@@ -36,8 +37,16 @@ def zoo(ctx: click.Context) -> None:
 @zoo.command()
 @click.argument("name")
 def show(name: str) -> None:
-    """Print a zoo spec, to start a new spec from."""
+    """Print a zoo spec, to start a new spec from (its first line points editors at the schema)."""
     path = find_zoo_spec(name)
     if path is None:
         raise UsageError(f"no zoo spec named '{name}'; the zoo has {', '.join(zoo_specs())}")
-    click.echo(path.read_text(encoding="utf-8"), nl=False)
+    click.echo(with_schema_path(path.read_text(encoding="utf-8")), nl=False)
+
+
+def with_schema_path(text: str) -> str:
+    """The spec text with its `yaml-language-server` line pointing at the installed schema, so a
+    copy saved anywhere keeps editor checking and completion."""
+    line = f"{SCHEMA_COMMENT}{zoo_dir() / SCHEMA_FILE}"
+    first, _, rest = text.partition("\n")
+    return f"{line}\n{rest}" if first.startswith(SCHEMA_COMMENT) else f"{line}\n{text}"
