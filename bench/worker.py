@@ -62,7 +62,7 @@ class Worker:
 
 def _serve(engine: str, threads: int) -> None:
     """Child side: answer requests until "quit"."""
-    import conv_speed  # noqa: PLC0415
+    import conv_timing  # noqa: PLC0415
     import workloads  # noqa: PLC0415 (bench/ is on sys.path: this file's folder)
 
     if engine == "torch":
@@ -95,9 +95,9 @@ def _serve(engine: str, threads: int) -> None:
                     loss = step()
                 answer = {"seconds": time.perf_counter() - started, "loss": loss}
             elif op == "conv":
-                answer = {"ms": conv_speed.time_shape(engine, request["shape"], request["reps"])}
+                answer = {"ms": conv_timing.time_shape(engine, request["shape"], request["reps"])}
             elif op == "peak":
-                answer = {"gflops": conv_speed.fma_peak()}
+                answer = {"gflops": conv_timing.fma_peak()}
             else:
                 answer = {"error": f"unknown op {op}"}
         except Exception as exc:  # report to the parent instead of dying silently
