@@ -22,6 +22,7 @@ COMMANDS = {
     "filters": "filters",
     "featuremaps": "featuremaps",
     "schema": "schema",
+    "compare": "compare",
 }
 EXIT_USER_ERROR = 1
 EXIT_INTERNAL = 3
