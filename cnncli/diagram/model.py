@@ -55,7 +55,6 @@ class Diagram:
     title: str
     boxes: list[Box]
     edges: list[Edge]
-    failed: bool = False
 
 
 def human(n: float) -> str:
@@ -226,7 +225,7 @@ def build_diagram(graph: Graph, failure: tuple[NodeSpec, SpecError] | None = Non
                   error_lines=textwrap.wrap(error.message, ERROR_WRAP))
         boxes.append(box)
         edges += [Edge(owner[s], box.id) for s in dict.fromkeys(node_spec.inputs) if s in owner]
-        return Diagram(f"{graph.name}: does not fit at node '{node_spec.name}'", boxes, edges, failed=True)
+        return Diagram(f"{graph.name}: does not fit at node '{node_spec.name}'", boxes, edges)
     if graph.nodes:
         box = Box(_unique(OUTPUT, owner), OUTPUT, [fmt_shape(graph.output.layer.out_shape)], "terminal")
         boxes.append(box)

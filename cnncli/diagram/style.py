@@ -17,5 +17,5 @@ TEXT_COLOR = {"title": "#111111", "name": "#1a1a1a", "line": "#444444", "error":
 EDGE_COLOR, SHORTCUT_COLOR = "#555555", "#d0702a"
 EDGE_WIDTH, SHORTCUT_WIDTH, BOX_LINE = 1.1, 1.6, 1.1
 CORNER = 5.0
-FONT_FAMILY = "DejaVu Sans, Verdana, Helvetica, Arial, sans-serif"
+FONT_FAMILY = "DejaVu Sans, Arial, Helvetica, sans-serif"  # DejaVu measures the boxes; the others are narrower
 STACK_OFFSET = 3.5  # a repeated block is drawn as a small stack of cards
