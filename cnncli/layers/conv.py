@@ -12,7 +12,7 @@ class Conv2d(WindowedLayer):
     type_name = "conv2d"
     engine_op = "spatial.Conv2dOp"
     init = {"weight": "fan_in_uniform", "bias": "fan_in_uniform"}
-    summary = "2-D convolution (filters, kernel, stride, padding, dilation, groups)"
+    summary = "2-D convolution (filters, kernel, stride, padding, dilation, groups or depthwise)"
     main_arg = "filters"
     schema = {
         "filters": Arg("int", minimum=1),
@@ -21,6 +21,7 @@ class Conv2d(WindowedLayer):
         "padding": Arg("padding", ((0, 0), (0, 0)), minimum=0),
         "dilation": Arg("pair", (1, 1), minimum=1),
         "groups": Arg("int", 1, minimum=1),
+        "depthwise": Arg("bool", False),  # groups = the input channels (MobileNet's depthwise convolution)
         "bias": Arg("bool", True),
         "activation": Arg("activation", None),
     }
@@ -36,6 +37,11 @@ class Conv2d(WindowedLayer):
     def infer(self, in_shapes: list[Shape]) -> Shape:
         h, w = self.infer_spatial(in_shapes[0])
         channels = in_shapes[0][0]
+        if self.args.get("depthwise"):
+            if self.args["groups"] not in (1, channels):
+                raise ShapeError(f"depthwise sets groups to the {channels} input channels; drop groups: "
+                                 f"{self.args['groups']} (or depthwise)", argument="groups")
+            self.args["groups"] = channels
         for what, count in (("input channels", channels), ("filters", self.filters)):
             if count % self.groups:
                 raise ShapeError(f"groups {self.groups} does not divide the {count} {what}; "
