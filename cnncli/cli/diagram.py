@@ -24,9 +24,10 @@ def _show(text: str | None) -> tuple[str, ...]:
 @spec_argument
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="File to write; the extension picks the format: .svg .png .pdf .dot .mmd")
-@click.option("--depth", type=click.IntRange(min=1), default=None,
+@click.option("--depth", type=click.IntRange(min=1), default=None, metavar="N",
               help="Collapse blocks nested deeper than N into one box each (default: every layer).")
-@click.option("--direction", type=click.Choice(["TB", "LR"], case_sensitive=False), default="TB", show_default=True,
+@click.option("--direction", type=click.Choice(["TB", "LR"], case_sensitive=False), default="TB", metavar="TB|LR",
+              show_default=True,
               help="Data flows top to bottom or left to right.")
 @click.option("--show", "show_text", metavar="LIST", help="Add to each box: params, macs, rf (comma-separated).")
 @click.option("--input", "input_text", metavar="C,H,W", help="Override the spec's input size, e.g. 3,224,224.")
@@ -51,8 +52,10 @@ def diagram(spec: str, out: Path, depth: int | None, direction: str, show_text: 
     show = _show(show_text)
     loaded = load_spec(resolve_spec_path(spec))
     graph, failure = build_until_error(loaded, parse_input_shape(input_text))
-    write_diagram(build_diagram(graph, failure, depth, show), out, direction.upper())
+    drawing = build_diagram(graph, failure, depth, show)
+    write_diagram(drawing, out, direction.upper())
     if failure is not None:
         console.info(f"{out}: drawn up to node '{failure[0].name}', which does not fit (shown in red)")
         raise failure[1]
-    console.info(f"{out}: {len(graph.nodes)} layers drawn")
+    boxes = f" in {len(drawing.boxes) - 2} boxes" if depth is not None else ""
+    console.info(f"{out}: {len(graph.nodes)} layers drawn{boxes}")
