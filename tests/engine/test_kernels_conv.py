@@ -91,9 +91,11 @@ def test_conv_without_bias_and_without_dx(randn):
 
 
 def test_conv_rejects_bad_shapes(randn):
-    with pytest.raises(ValueError):
+    # Reference: the shapes by hand: 3 channels do not fit weights for 2; a 3x3 kernel does not
+    # fit an unpadded 2x2 image (conv_out = 0).
+    with pytest.raises(ValueError, match=r"x has 3 channels, w \(4, 2, 3, 3\), groups=1"):
         conv2d_forward(randn(1, 3, 5, 5), randn(4, 2, 3, 3), None, (1, 1), (0,) * 4, (1, 1), 1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="conv2d output would be empty: 0x0"):
         conv2d_forward(randn(1, 3, 2, 2), randn(4, 3, 3, 3), None, (1, 1), (0,) * 4, (1, 1), 1)
 
 
