@@ -18,6 +18,7 @@ from cnncli.atomic import atomic_write
 from cnncli.cli.train_view import Silent, TrainingView, confusion_matrix, epoch_table
 from cnncli.data import Dataset
 from cnncli.data.fit import FitMode
+from cnncli.data.preprocessing import Preprocessing
 from cnncli.data.progress import Progress as DownloadProgress
 from cnncli.engine.checkpoint import load_checkpoint
 from cnncli.errors import UsageError
@@ -120,7 +121,7 @@ def _run_meta(spec: Spec, graph: Graph, prepared: PreparedData, data: str, fit: 
     return {"spec_name": spec.name, "spec_file": spec.file, "spec_sha256": spec.sha256, "spec_text": spec.text,
             "input_shape": list(graph.input_shape), "classes": prepared.classes, "data": data, "fit": fit,
             "data_fingerprint": data_fingerprint(prepared.train),
-            "pixel_scale": 1 / 255 if prepared.train.x.dtype == np.uint8 else 1.0,
+            "preprocessing": Preprocessing.of(prepared.train, fit).to_json(),
             "normalization": {"mean": prepared.mean.tolist(), "std": prepared.std.tolist()}}
 
 

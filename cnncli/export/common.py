@@ -29,15 +29,21 @@ class InputTransform:
     std: tuple[float, ...]
 
     @classmethod
-    def from_meta(cls, meta: dict[str, Any]) -> InputTransform:
-        """From a checkpoint's header (runs before the scale was recorded trained on 8-bit images)."""
+    def from_meta(cls, meta: dict[str, Any], where: str) -> InputTransform:
+        """From a checkpoint's header: its preprocessing record (raw float data: scale 1); runs saved before
+        that record existed trained on 8-bit images."""
+        if "preprocessing" in meta:
+            from cnncli.data.preprocessing import Preprocessing
+
+            pre = Preprocessing.from_json(meta["preprocessing"], where)
+            return cls(1.0 if pre.raw else pre.scale, pre.mean, pre.std)
         norm = meta["normalization"]
-        return cls(float(meta.get("pixel_scale", 1 / 255)), tuple(map(float, norm["mean"])),
-                   tuple(map(float, norm["std"])))
+        return cls(1 / 255, tuple(map(float, norm["mean"])), tuple(map(float, norm["std"])))
 
     def describe(self) -> str:
         """One line for docstrings: what the model expects and does first."""
-        units = "pixel values 0-255" if abs(self.scale - 1 / 255) < 1e-12 else "values as stored in the data"
+        units = {1 / 255: "pixel values 0-255", 1 / 65535: "16-bit pixel values 0-65535"}.get(
+            self.scale, "values as stored in the data")
         return (f"takes {units} (float32, [N, C, H, W]) and standardises them itself: "
                 f"x' = (x * {self.scale:.10g} - mean) / std with mean {list(self.mean)} and std {list(self.std)}")
 
@@ -80,10 +86,11 @@ def initial_state(graph: Graph, seed: int) -> dict[str, np.ndarray]:
 
 def checkpoint_state(graph: Graph, path: Path) -> tuple[dict[str, np.ndarray], InputTransform]:
     """Weights and input transform from a checkpoint of this spec (refused, saying why, if it is not)."""
-    from cnncli.engine.checkpoint import check_compatible, load_checkpoint
+    from cnncli.engine.checkpoint import check_compatible, load_checkpoint, validate_inference_header
 
     arrays, _, meta = load_checkpoint(path)
+    validate_inference_header(path, meta)
     expected = {f"{node.name}/{name}": np.empty(shape, np.float32) for node in graph.nodes
                 for name, shape in {**node.layer.param_shapes(), **node.layer.buffer_shapes()}.items()}
     check_compatible(path, meta, arrays, expected, graph.signature())
-    return {key: arrays[key] for key in expected}, InputTransform.from_meta(meta)
+    return {key: arrays[key] for key in expected}, InputTransform.from_meta(meta, str(path))
