@@ -56,28 +56,37 @@ def machine() -> str:
             f"numba {numba.__version__}")
 
 
-def speed_table(ours: Worker, theirs: Worker, labels: list[str], reps: int, seconds: float) -> list[str]:
-    """Interleaved timing of every workload; returns the table's lines."""
-    lines = [f"{'workload':<16}{'ours img/s':>12}{'PyTorch img/s':>15}{'ratio':>8}{'target':>8}  steps x reps"]
+def speed_table(ours: Worker, theirs: Worker, labels: list[str], reps: int, seconds: float,
+                torch_engine: Worker | None = None) -> list[str]:
+    """Interleaved timing of every workload; returns the table's lines. With `torch_engine`, a third
+    column: `cnn train --engine torch` (our graph as a torch module) on the same workloads."""
+    workers = [ours, theirs] + ([torch_engine] if torch_engine is not None else [])
+    extra = f"{'torch engine':>14}{'vs PyTorch':>11}" if torch_engine is not None else ""
+    lines = [f"{'workload':<16}{'ours img/s':>12}{'PyTorch img/s':>15}{'ratio':>8}{'target':>8}{extra}  steps x reps"]
     print(lines[0], flush=True)
     for label in labels:
         batch = WORKLOADS[label][1]
-        for worker in (ours, theirs):
+        for worker in workers:
             worker.ask(op="load", workload=label)
         probe = ours.ask(op="time", steps=2)["seconds"] / 2
         steps = max(2, round(seconds / probe))
-        rates: dict[str, list[float]] = {"ours": [], "torch": []}
+        rates: dict[str, list[float]] = {worker.engine: [] for worker in workers}
         for rep in range(reps):
-            for worker in ([ours, theirs] if rep % 2 == 0 else [theirs, ours]):
-                time.sleep(0.1)  # the other worker's threads stop spinning
+            for worker in (workers if rep % 2 == 0 else workers[::-1]):
+                time.sleep(0.1)  # the other workers' threads stop spinning
                 answer = worker.ask(op="time", steps=steps)
                 if answer["loss"] != answer["loss"]:
                     raise RuntimeError(f"{label}: {worker.engine} diverged (loss NaN)")
                 rates[worker.engine].append(steps * batch / answer["seconds"])
         ratio = statistics.median(a / b for a, b in zip(rates["ours"], rates["torch"]))
         target = TARGETS[label]
+        column = ""
+        if torch_engine is not None:
+            mine = statistics.median(a / b for a, b in zip(rates["torch-engine"], rates["torch"]))
+            column = f"{statistics.median(rates['torch-engine']):>14,.0f}{mine:>10.2f}x"
         lines.append(f"{label:<16}{statistics.median(rates['ours']):>12,.0f}{statistics.median(rates['torch']):>15,.0f}"
-                     f"{ratio:>7.2f}x{target:>7.1f}x  {'met' if ratio >= target else 'NOT met':<8}{steps} x {reps}")
+                     f"{ratio:>7.2f}x{target:>7.1f}x{column}  {'met' if ratio >= target else 'NOT met':<8}"
+                     f"{steps} x {reps}")
         print(lines[-1], flush=True)
     return lines
 
@@ -173,6 +182,8 @@ def main() -> None:
     ap.add_argument("--reps", type=int, help="timed blocks per engine and workload [7; quick 3]")
     ap.add_argument("--seconds", type=float, help="length of one timed block [1.0; quick 0.5]")
     ap.add_argument("--only", help="comma-separated workload labels, e.g. 'LeNet-5 b64'")
+    ap.add_argument("--torch-engine", action="store_true",
+                    help="also time `cnn train --engine torch` (the spec as a torch module) beside both")
     ap.add_argument("--skip-conv", action="store_true")
     ap.add_argument("--skip-startup", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
@@ -192,15 +203,17 @@ def main() -> None:
     os.environ["NUMBA_NUM_THREADS"] = str(args.threads)
     print(f"{machine()}; PyTorch {torch.__version__}; {args.threads} threads per engine")
     ours, theirs = Worker("ours", args.threads), Worker("torch", args.threads)
+    torch_engine = Worker("torch-engine", args.threads) if args.torch_engine else None
     try:
-        speed_table(ours, theirs, labels, reps, seconds)
+        speed_table(ours, theirs, labels, reps, seconds, torch_engine)
         if not args.skip_conv:
             from conv_speed import conv_table
 
             print("\n" + "\n".join(conv_table(ours, theirs, 10 if args.quick else 25)), flush=True)
     finally:
-        ours.close()
-        theirs.close()
+        for worker in (ours, theirs, torch_engine):
+            if worker is not None:
+                worker.close()
     if not args.skip_startup:
         print()
         probes = [("lenet5_relu", 64)] + ([] if args.quick else [("resnet20_cifar", 64)])

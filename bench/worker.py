@@ -9,7 +9,7 @@ asleep while the other one is timed. Protocol: one JSON object per line each way
     {"op": "time", "steps": k}                   -> {"seconds": s, "loss": last loss}
     {"op": "conv", "shape": i, "reps": r}        -> {"ms": median fwd+bwd time of SHAPES[i]}
     {"op": "peak"}                               -> {"gflops": FMA peak of our tile, every thread} (ours)
-Run `python bench/worker.py ours|torch THREADS` (the parent does this).
+Run `python bench/worker.py ours|torch|torch-engine THREADS` (the parent does this).
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def _serve(engine: str, threads: int) -> None:
     import conv_timing  # noqa: PLC0415
     import workloads  # noqa: PLC0415 (bench/ is on sys.path: this file's folder)
 
-    if engine == "torch":
+    if engine in ("torch", "torch-engine"):
         import torch
 
         torch.set_num_threads(threads)
@@ -83,7 +83,8 @@ def _serve(engine: str, threads: int) -> None:
                 answer: dict[str, Any] = {}
             elif op == "load":
                 name, batch = workloads.WORKLOADS[request["workload"]]
-                build = workloads.build_ours if engine == "ours" else workloads.build_torch
+                build = {"ours": workloads.build_ours, "torch": workloads.build_torch,
+                         "torch-engine": workloads.build_torch_engine}[engine]
                 step = build(name, batch)
                 for _ in range(WARMUP_STEPS):
                     step()

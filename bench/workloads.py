@@ -61,11 +61,9 @@ def _batches(data: Any, batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
                 yield x, y
 
 
-def build_ours(name: str, batch: int) -> Step:
-    """One training step of our engine; returns the batch loss."""
+def _spec_workload(name: str, batch: int) -> tuple[Any, Any, Any]:
+    """(graph, synthetic Dataset, TrainConfig) for a zoo spec, as `cnn train` would build them."""
     from cnncli.data import Dataset
-    from cnncli.engine.network import Network
-    from cnncli.engine.trainer import Trainer
     from cnncli.graph import build_graph
     from cnncli.spec import load_spec
     from cnncli.train_config import load_train_config
@@ -77,6 +75,15 @@ def build_ours(name: str, batch: int) -> Step:
     kind, args = optimizer_of(name)
     config = load_train_config({"epochs": 1, "batch_size": batch, "seed": 0, "optimizer": {kind: args}},
                                f"{name}.yaml", {})
+    return graph, data, config
+
+
+def build_ours(name: str, batch: int) -> Step:
+    """One training step of our engine; returns the batch loss."""
+    from cnncli.engine.network import Network
+    from cnncli.engine.trainer import Trainer
+
+    graph, data, config = _spec_workload(name, batch)
     out = Path(tempfile.gettempdir()) / "cnncli-bench"  # never written: no checkpoints are saved
     trainer = Trainer(Network(graph, seed=0), config, data, None, out, {}, events=None)  # type: ignore[arg-type]
     batches = _batches(data, batch)
@@ -85,6 +92,28 @@ def build_ours(name: str, batch: int) -> Step:
         xb, yb = next(batches)
         loss, _correct = trainer.step(xb, yb)
         return loss
+
+    return step
+
+
+def build_torch_engine(name: str, batch: int) -> Step:
+    """One step of `cnn train --engine torch`: the spec's graph as a torch module (cnncli.torch_engine),
+    with its loss, finite checks and the loss and accuracy read back, on the CPU."""
+    import torch
+
+    from cnncli.export.common import initial_state
+    from cnncli.torch_engine.distributed import Placement
+    from cnncli.torch_engine.trainer import TorchBackend, build_module
+
+    graph, data, config = _spec_workload(name, batch)
+    placement = Placement(torch.device("cpu"))
+    backend = TorchBackend(graph, build_module(graph, initial_state(graph, 0), placement), config, placement)
+    batches = _batches(data, batch)
+
+    def step() -> float:
+        xb, yb = next(batches)
+        loss_sum, _correct, count = backend.step(xb, yb, config.lr)
+        return loss_sum / count
 
     return step
 
