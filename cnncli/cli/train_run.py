@@ -80,14 +80,15 @@ def _check_same_data(meta: dict[str, Any], data: str, fingerprint: str, path: Pa
                          f"differs from that of --data {data}); resume with the same --data, or start a new run")
 
 
-def write_run_files(out_dir: Path, progress: Progress) -> None:
+def write_run_files(out_dir: Path, progress: Progress, steps_per_epoch: int) -> None:
     """metrics.jsonl and curves.png from the history the checkpoint just saved."""
     from cnncli.report.plot import save_learning_curves
 
     lines = "".join(json.dumps(record) + "\n" for record in progress.history)
     atomic_write(out_dir / "metrics.jsonl", lines.encode("utf-8"))
     if progress.history:
-        save_learning_curves(progress.history, out_dir / "curves.png")
+        per_step = [(step / steps_per_epoch, loss) for step, loss in progress.step_losses]
+        save_learning_curves(progress.history, out_dir / "curves.png", per_step)
 
 
 def _backend(engine: str, graph: Graph, config: TrainConfig, placement: Any, sync_bn: bool) -> Backend:
@@ -144,11 +145,11 @@ def run_training(spec: Spec, graph: Graph, config: TrainConfig, data: str, out_d
     backend = _backend(engine, graph, config, placement, sync_bn)
     with (TrainingView(config.epochs) if main else Silent()) as view:
         loop = TrainLoop(backend, config, prepared.train, prepared.val, out_dir, meta, view,
-                         on_saved=lambda p: write_run_files(out_dir, p))
+                         on_saved=lambda p: write_run_files(out_dir, p, loop.steps_per_epoch))
         if resume:
             saved = loop.resume(out_dir / CHECKPOINT)
             if main:
-                write_run_files(out_dir, loop.progress)
+                write_run_files(out_dir, loop.progress, loop.steps_per_epoch)
             console.info(f"resuming from {out_dir / CHECKPOINT} ({saved.get('engine', 'numba')} engine): "
                          f"epoch {saved['epoch']}, batch {saved['batch']}")
         where = f" on {placement.describe()}" if placement is not None else ""
