@@ -119,7 +119,7 @@ def learning_figure(runs: list[Run]):  # type: ignore[no-untyped-def]
     lr_ax.yaxis.set_major_locator(MaxNLocator(5))
     lr_ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     lr_ax.set_ylim(bottom=0)
-    last = max((len(r.history) for r in runs), default=1)
+    last = max((int(r["epoch"]) for run in runs for r in run.history), default=1)
     for ax in axes:
         ax.set_xlim(0, max(last, 1) + 0.15)
     handles: dict[str, Any] = {}
