@@ -14,6 +14,7 @@ from cnncli.report import console
 from cnncli.report.columns import Column
 from cnncli.report.render import FORMATS, as_csv, as_json, as_markdown, as_table
 from cnncli.spec import Spec, load_spec
+from cnncli.spec.scale import Scale
 from cnncli.zoo import find_zoo_spec, zoo_specs
 
 CONVENTIONS = """\b
@@ -51,9 +52,14 @@ def parse_input_shape(text: str | None) -> tuple[int, ...] | None:
     return shape
 
 
-def load_graph(ref: str, input_text: str | None = None) -> tuple[Spec, Graph]:
-    spec = load_spec(resolve_spec_path(ref))
-    return spec, build_graph(spec, parse_input_shape(input_text))
+def load_graph(ref: str, input_text: str | None = None, width_mult: float | None = None,
+               depth_mult: float | None = None) -> tuple[Spec, Graph]:
+    """Load a spec (path or zoo name) and build its graph; multipliers override the spec's `scale:`."""
+    spec = load_spec(resolve_spec_path(ref), width_mult, depth_mult)
+    graph = build_graph(spec, parse_input_shape(input_text))
+    if spec.scale != Scale():
+        graph.name += f" ({spec.scale.describe()})"
+    return spec, graph
 
 
 def spec_argument(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -61,7 +67,7 @@ def spec_argument(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def analysis_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--input, --depth, --wide and --format, shared by every analysis command."""
+    """--input, --width-mult, --depth-mult, --depth, --wide and --format, shared by every analysis command."""
     func = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
                         help="Output format; json is the same object for every analysis command.")(func)
     func = click.option("--wide", is_flag=True,
@@ -69,6 +75,10 @@ def analysis_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--depth", "-d", type=click.IntRange(min=1), default=None, metavar="N",
                         help="Show blocks nested deeper than N as one row with their totals "
                              "(repeats as ×3); default: every layer.")(func)
+    func = click.option("--depth-mult", type=click.FloatRange(min=0, max=16, min_open=True), metavar="D",
+                        help="Depth multiplier: every repeat n becomes ceil(D·n) (EfficientNet).")(func)
+    func = click.option("--width-mult", type=click.FloatRange(min=0, max=16, min_open=True), metavar="W",
+                        help="Width multiplier: conv filters f become W·f, to a multiple of 8 (MobileNet).")(func)
     return click.option("--input", "input_text", metavar="C,H,W",
                         help="Override the spec's input size, e.g. 3,224,224.")(func)
 
@@ -97,6 +107,7 @@ def show_analysis(columns: list[Column], analysis: Analysis, fmt: str, footer: l
         console.warning(warning)
 
 
-def load_analysis(ref: str, input_text: str | None, depth: int | None = None) -> Analysis:
+def load_analysis(ref: str, input_text: str | None, depth: int | None = None, width_mult: float | None = None,
+                  depth_mult: float | None = None) -> Analysis:
     """Load a spec (path or zoo name), build its graph and analyse it."""
-    return analyze(load_graph(ref, input_text)[1], depth)
+    return analyze(load_graph(ref, input_text, width_mult, depth_mult)[1], depth)

@@ -49,7 +49,8 @@ network's input) + the bias sums; of every other layer: its forward FLOPs again.
 @click.option("--training", is_flag=True, help="Add backward and training (forward + backward) FLOPs.")
 @click.option("--images", type=click.IntRange(min=1), metavar="N",
               help="With --training: also per epoch of N images (e.g. 60000 for MNIST).")
-def flops(spec: str, input_text: str | None, depth: int | None, wide: bool, fmt: str, convention: str,
+def flops(spec: str, input_text: str | None, width_mult: float | None, depth_mult: float | None,
+          depth: int | None, wide: bool, fmt: str, convention: str,
           training: bool, images: int | None) -> None:
     """MACs and FLOPs per layer for one image, their share, and totals.
 
@@ -62,7 +63,7 @@ def flops(spec: str, input_text: str | None, depth: int | None, wide: bool, fmt:
     """
     if images is not None and not training:
         raise UsageError("--images gives the FLOPs per epoch of training: add --training")
-    _, graph = load_graph(spec, input_text)
+    _, graph = load_graph(spec, input_text, width_mult, depth_mult)
     analysis = analyze(graph, depth)
     layers = {node.name: node.layer for node in graph.nodes}
     t = analysis.totals

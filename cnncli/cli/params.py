@@ -16,7 +16,8 @@ def keras_line(totals: dict[str, int]) -> str:
 @click.command(epilog=CONVENTIONS)
 @spec_argument
 @analysis_options
-def params(spec: str, input_text: str | None, depth: int | None, wide: bool, fmt: str) -> None:
+def params(spec: str, input_text: str | None, width_mult: float | None, depth_mult: float | None,
+           depth: int | None, wide: bool, fmt: str) -> None:
     """Parameters and buffers per layer, their shapes and share, totals and memory (fp32).
 
     \b
@@ -25,7 +26,7 @@ def params(spec: str, input_text: str | None, depth: int | None, wide: bool, fmt
       cnn params resnet50 --depth 1
       cnn params specs/vgg16.yaml --format markdown
     """
-    analysis = load_analysis(spec, input_text, depth)
+    analysis = load_analysis(spec, input_text, depth, width_mult, depth_mult)
     t = analysis.totals
     footer = [f"params: [bold]{t['params']:,}[/] (trainable {t['trainable_params']:,}; PyTorch's count)  ·  "
               f"buffers: {t['buffers']:,}  ·  parameter memory: {analysis.param_memory_mb():,.2f} MB (fp32)",

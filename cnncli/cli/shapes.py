@@ -11,7 +11,8 @@ from cnncli.report.columns import COMMAND_COLUMNS
 @click.command(epilog=CONVENTIONS)
 @spec_argument
 @analysis_options
-def shapes(spec: str, input_text: str | None, depth: int | None, wide: bool, fmt: str) -> None:
+def shapes(spec: str, input_text: str | None, width_mult: float | None, depth_mult: float | None,
+           depth: int | None, wide: bool, fmt: str) -> None:
     """Output shape of every layer, how H and W were computed, receptive field and effective stride.
 
     \b
@@ -26,7 +27,7 @@ def shapes(spec: str, input_text: str | None, depth: int | None, wide: bool, fmt
       cnn shapes googlenet --depth 1
       cnn shapes resnet18 --input 3,160,160 --format json
     """
-    analysis = load_analysis(spec, input_text, depth)
+    analysis = load_analysis(spec, input_text, depth, width_mult, depth_mult)
     notes = [console.escape(f"  {row.name}: {note.text}")
              for row in analysis.rows for note in row.notes if note.kind == "info"]
     footer = (["notes:"] + notes) if notes else []

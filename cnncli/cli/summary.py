@@ -23,7 +23,8 @@ its total adds the batch-norm buffers. torchinfo's size block counts differently
               help="Batch size for the training-memory estimate.")
 @click.option("--optimizer", type=click.Choice(sorted(OPTIMIZER_STATE)), default="adam", show_default=True,
               help="Optimizer whose state is counted.")
-def summary(spec: str, input_text: str | None, depth: int | None, wide: bool, fmt: str, batch_size: int,
+def summary(spec: str, input_text: str | None, width_mult: float | None, depth_mult: float | None,
+            depth: int | None, wide: bool, fmt: str, batch_size: int,
             optimizer: str) -> None:
     """Everything in one table: shapes, params, MACs, receptive fields, training memory.
 
@@ -32,7 +33,7 @@ def summary(spec: str, input_text: str | None, depth: int | None, wide: bool, fm
       cnn summary lenet5_relu --batch-size 64
       cnn summary resnet50 -b 32 --optimizer sgd_momentum --depth 1
     """
-    analysis = load_analysis(spec, input_text, depth)
+    analysis = load_analysis(spec, input_text, depth, width_mult, depth_mult)
     memory = analysis.training_memory(batch_size, optimizer)
     sizes = analysis.torchinfo_sizes(batch_size)
     t = analysis.totals

@@ -22,6 +22,7 @@ from cnncli.layers.args import ArgContext, parse_args
 from cnncli.layers.registry import ACTIVATIONS, LAYER_TYPES
 from cnncli.spec.blocks import BlockDef, bind_block_args, substitute
 from cnncli.spec.entries import Entry, as_list, split_entry
+from cnncli.spec.scale import Scale
 from cnncli.suggest import did_you_mean
 
 INPUT = "input"
@@ -77,8 +78,9 @@ class Scope:
 class Expander:
     """Walks the entries once, emitting NodeSpecs in order."""
 
-    def __init__(self, blocks: dict[str, BlockDef]) -> None:
+    def __init__(self, blocks: dict[str, BlockDef], scale: Scale) -> None:
         self.blocks = blocks
+        self.scale = scale
         self.nodes: list[NodeSpec] = []
         self.taken: dict[str, Position] = {INPUT: Position("", 0, 0)}
         self.block_stack: list[str] = []
@@ -106,8 +108,9 @@ class Expander:
 
     def entry(self, raw: Any, path: str, pos: Position, scope: Scope, prev: str) -> str:
         entry = split_entry(raw, path, pos)
-        for k in range(1, entry.repeat + 1):
-            name = entry.name if entry.repeat == 1 or entry.name is None else f"{entry.name}.{k}"
+        repeat = self.scale.repeats(entry.repeat) if entry.repeat > 1 else 1
+        for k in range(1, repeat + 1):
+            name = entry.name if repeat == 1 or entry.name is None else f"{entry.name}.{k}"
             inputs = self.resolve_inputs(entry, scope, prev) if k == 1 else [prev]
             prev = self.single(entry, name, inputs, scope)
         return prev
@@ -160,6 +163,8 @@ class Expander:
         cls = LAYER_TYPES[entry.type]
         context = ArgContext(entry.type, entry.path, entry.position, entry.value_pos)
         args = parse_args(cls.schema, raw_args(entry, context, "- "), context)
+        if entry.type == "conv2d":
+            args["filters"] = self.scale.channels(args["filters"])
         n = len(inputs)
         if n < cls.min_inputs or (cls.max_inputs is not None and n > cls.max_inputs):
             want = (f"{cls.min_inputs} or more inputs" if cls.max_inputs is None else
@@ -291,9 +296,9 @@ def raw_args(entry: Entry, context: ArgContext, written: str) -> dict[str, Any]:
     return {cls.main_arg: entry.shorthand}
 
 
-def expand(layers: list, blocks: dict[str, BlockDef]) -> list[NodeSpec]:
-    """All primitive nodes of a spec's `layers`, in order."""
-    expander = Expander(blocks)
+def expand(layers: list, blocks: dict[str, BlockDef], scale: Scale | None = None) -> list[NodeSpec]:
+    """All primitive nodes of a spec's `layers`, in order (channels and repeats scaled by `scale`)."""
+    expander = Expander(blocks, scale or Scale())
     expander.sequence(layers, "layers", Scope("", None, INPUT), INPUT)
     return expander.nodes
 

@@ -13,10 +13,11 @@ from cnncli.layers.args import MAX_INT_ARG
 from cnncli.layers.registry import LAYER_TYPES
 from cnncli.spec.blocks import parse_blocks
 from cnncli.spec.expand import NodeSpec, expand
+from cnncli.spec.scale import Scale, parse_scale
 from cnncli.spec.yaml_source import MAX_FILE_BYTES, PosDict, parse_yaml
 from cnncli.suggest import did_you_mean
 
-TOP_LEVEL_KEYS = ("name", "description", "input", "layers", "blocks", "train")
+TOP_LEVEL_KEYS = ("name", "description", "input", "layers", "blocks", "train", "scale")
 MAX_INPUT_DIM = MAX_INT_ARG  # each of C, H, W (or the feature count)
 _FILE_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
                (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
@@ -34,6 +35,7 @@ class Spec:
     text: str
     input_position: Position
     train_positions: dict[str, Position] = field(default_factory=dict)
+    scale: Scale = field(default_factory=Scale)  # the width and depth multipliers applied
 
     @property
     def sha256(self) -> str:
@@ -79,8 +81,9 @@ def read_limited(path: Path, limit: int, what: str) -> bytes:
     return data
 
 
-def load_spec_text(text: str, file: str = "<spec>") -> Spec:
-    """Parse, expand and validate spec text (shapes are checked later, by the graph)."""
+def load_spec_text(text: str, file: str = "<spec>", width: float | None = None, depth: float | None = None) -> Spec:
+    """Parse, expand and validate spec text (shapes are checked later, by the graph); `width` and
+    `depth` override the multipliers of the spec's `scale:` (cnncli.spec.scale)."""
     doc = parse_yaml(text, file)
     top = Position(file, 1, 1)
     if not isinstance(doc, PosDict):
@@ -103,12 +106,14 @@ def load_spec_text(text: str, file: str = "<spec>") -> Spec:
     train = doc.get("train") or {}
     if not isinstance(train, dict):
         raise SpecError(doc.value_pos["train"], "train", f"train is a mapping of training defaults, got {train!r}")
-    return Spec(name=str(name), input_shape=input_shape, nodes=expand(layers, blocks), train=dict(train),
+    scale = parse_scale(doc["scale"], doc.value_pos["scale"]) if "scale" in doc else Scale()
+    scale = Scale(scale.width if width is None else width, scale.depth if depth is None else depth, scale.divisor)
+    return Spec(name=str(name), input_shape=input_shape, nodes=expand(layers, blocks, scale), train=dict(train),
                 file=file, text=text, input_position=doc.value_pos["input"],
-                train_positions=dict(getattr(train, "value_pos", {})))
+                train_positions=dict(getattr(train, "value_pos", {})), scale=scale)
 
 
-def load_spec(path: str | Path) -> Spec:
+def load_spec(path: str | Path, width: float | None = None, depth: float | None = None) -> Spec:
     """Read and parse a spec file (at most MAX_FILE_BYTES); unreadable files are reported as SpecErrors too."""
     path = Path(path)
     try:
@@ -122,4 +127,4 @@ def load_spec(path: str | Path) -> Spec:
     except UnicodeDecodeError as err:
         raise SpecError(Position(str(path), 1, 1), "", f"the file is not UTF-8 text (byte {err.start}); "
                                                       f"is it really a YAML spec?") from None
-    return load_spec_text(text, str(path))
+    return load_spec_text(text, str(path), width, depth)

@@ -13,6 +13,7 @@ from typing import Any
 from cnncli.layers.args import MAX_INT_ARG, REQUIRED, Arg
 from cnncli.layers.registry import ACTIVATIONS, LAYER_TYPES
 from cnncli.spec.entries import MAX_REPEAT
+from cnncli.spec.scale import MAX_MULT
 
 SCHEMA_FILE = "spec.schema.json"  # shipped in cnncli/zoo (specs/), beside the zoo specs
 SCHEMA_COMMENT = "# yaml-language-server: $schema="
@@ -114,6 +115,11 @@ def spec_schema() -> dict[str, Any]:
                 "properties": {"params": {"type": "object"}, "layers": {"$ref": "#/definitions/layers"},
                                "description": {"type": "string"}}}},
             "train": {"type": "object", "description": "training settings (docs/spec-language.md)"},
+            "scale": {"type": "object", "additionalProperties": False,
+                      "description": "width and depth multipliers (MobileNet, EfficientNet)",
+                      "properties": {key: {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_MULT}
+                                     for key in ("width", "depth")}
+                      | {"divisor": {"type": "integer", "minimum": 1, "maximum": 1024}}},
         },
         "definitions": {"entry": entry, "layers": layers, "activation": activation,
                         "layers_or_empty": {"type": "array", "items": {"$ref": "#/definitions/entry"}}},
