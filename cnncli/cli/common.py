@@ -20,8 +20,9 @@ from cnncli.zoo import find_zoo_spec, zoo_specs
 CONVENTIONS = """\b
 Conventions: params are learnable parameters as PyTorch counts them; buffers are
 batch-norm running statistics (never added into params); MACs are multiply-accumulates
-of conv and dense layers, bias excluded (torchvision's and fvcore's convention); FLOPs
-are 2 x MACs plus bias, normalisation, activation, pooling and merge operations."""
+of conv and dense layers, bias excluded (torchvision's published figures; fvcore adds
+batch norm: cnn flops --convention); FLOPs are 2 x MACs plus bias, normalisation,
+activation, pooling and merge operations (docs/conventions.md)."""
 
 
 def resolve_spec_path(ref: str) -> Path:
