@@ -95,3 +95,17 @@ def test_bad_matrices_and_disagreeing_sizes():
     assert result.exit_code == 1 and "--f 3,3 disagrees with the 2×2 kernel given by --w" in result.stderr
     result = run("conv", "--n", "5,x", "--f", "3")
     assert result.exit_code == 2 and "expected a number or H,W" in result.stderr
+
+
+def test_golden_outputs():
+    # the whole text, since it is what a student compares with the lecture
+    assert run("conv", "--x", EDGE, "--w", "1 0 -1; 1 0 -1; 1 0 -1").stdout == (
+        "floor((6 − 3) / 1) + 1 = 4\n"
+        "output (4×4):\n"
+        "   0 30 30  0\n   0 30 30  0\n   0 30 30  0\n   0 30 30  0\n")
+    assert run("conv", "--n", "28", "--f", "5", "--out", "14").stdout == (
+        "28 → 14 with kernel 5: floor((n + 2p − d(f−1) − 1) / s) + 1\n"
+        "  padding 2, stride 2\n"
+        "  padding 4, stride 2, dilation 2\n"
+        "  padding 6, stride 2, dilation 3\n"
+        "  padding 12, stride 3, dilation 3\n")
