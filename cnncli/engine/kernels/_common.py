@@ -42,8 +42,8 @@ class ConvGeometry(NamedTuple):
 def scratch(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """Return an uninitialised C-contiguous view of the pooled buffer `name`."""
     size = 1
-    for s in shape:
-        size *= int(s)
+    for d in shape:
+        size *= int(d)
     key = (name, np.dtype(dtype).str)
     buf = _POOL.get(key)
     if buf is None or buf.size < size:

@@ -45,9 +45,9 @@ def _geometry(x: np.ndarray, w: np.ndarray, stride: tuple[int, int], pads: Pads,
     f, cg, kh, kw = w.shape
     if c != cg * groups or f % groups:
         raise ValueError(f"conv2d: x has {c} channels, w {w.shape}, groups={groups}")
-    s, p, d = pair(stride), quad(pads), pair(dilation)
-    oh, ow = conv2d_output_hw(h, width, (kh, kw), s, p, d)
-    return ConvGeometry(kh, kw, s[0], s[1], p[0], p[2], d[0], d[1], groups, oh, ow)
+    (sh, sw), (pt, pb, pl, pr), (dil_h, dil_w) = pair(stride), quad(pads), pair(dilation)
+    oh, ow = conv2d_output_hw(h, width, (kh, kw), (sh, sw), (pt, pb, pl, pr), (dil_h, dil_w))
+    return ConvGeometry(kh, kw, sh, sw, pt, pl, dil_h, dil_w, groups, oh, ow)
 
 
 def _chunk(n: int, rows: int, f: int, p: int, itemsize: int) -> int:

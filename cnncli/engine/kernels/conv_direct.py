@@ -70,7 +70,7 @@ def direct_grad_weight(x: np.ndarray, dy: np.ndarray, dwp: np.ndarray, geo: Conv
                     for kw in range(kw_):
                         off_w = kw * dil_w - pl
                         lo, hi = valid_range(off_w, sw, w_, ow_)
-                        s = 0.0
+                        total = 0.0
                         for oh in range(oh_):
                             ih = oh * sh - pt + kh * dil_h
                             if ih < 0 or ih >= h_:
@@ -78,8 +78,8 @@ def direct_grad_weight(x: np.ndarray, dy: np.ndarray, dwp: np.ndarray, geo: Conv
                             src = xc[ih]
                             gr = g[oh]
                             for ow in range(lo, hi):
-                                s += gr[ow] * src[ow * sw + off_w]
-                        acc[cl, kh, kw] += s
+                                total += gr[ow] * src[ow * sw + off_w]
+                        acc[cl, kh, kw] += total
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)

@@ -71,15 +71,15 @@ def gemm_backward(blas: np.ndarray, x: np.ndarray, wmat: np.ndarray, dy: np.ndar
         im2col_chunk(x, n0, n1, buf, 0, cols, geo)
         yo = rows * cols
         for f in range(f_):
-            s = 0.0
+            total = 0.0
             for j in range(n1 - n0):
                 src = dy[n0 + j, f].ravel()
                 dst = yo + f * cols + j * p_
                 for p in range(p_):
                     v = src[p]
                     buf[dst + p] = v
-                    s += v
-            dbp[t, f] += s
+                    total += v
+            dbp[t, f] += total
         for g in range(groups):
             gemm(blas, 0, 1, fg, kg, cols, buf, yo + g * fg * cols, cols,
                  buf, g * kg * cols, cols, 1.0, dwp[t].ravel(), g * fg * kg, kg)

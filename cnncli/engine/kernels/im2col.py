@@ -98,10 +98,10 @@ def col2im_chunk(col: np.ndarray, off: int, ld: int, dx: np.ndarray, n0: int, n1
                         if ih < 0 or ih >= h_:
                             continue
                         dst = xb + ih * w_
-                        s = base + oh * ow_
+                        so = base + oh * ow_
                         if sw == 1:
                             for ow in range(lo, hi):
-                                xf[dst + ow] += col[s + ow]
+                                xf[dst + ow] += col[so + ow]
                         else:
                             for ow in range(lo, hi):
-                                xf[dst + ow * sw] += col[s + ow]
+                                xf[dst + ow * sw] += col[so + ow]

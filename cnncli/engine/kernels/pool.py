@@ -83,11 +83,11 @@ def _avg_fwd(x, y, kh, kw, sh, sw, pt, pb, pl, pr):
                 w0 = ow * sw - pl
                 w1 = min(w0 + kw, w_ + pr)
                 inv = 1.0 / ((h1 - h0) * (w1 - w0))
-                s = 0.0
+                total = 0.0
                 for ih in range(max(h0, 0), min(h1, h_)):
                     for iw in range(max(w0, 0), min(w1, w_)):
-                        s += plane[ih, iw]
-                y[n, c, oh, ow] = s * inv
+                        total += plane[ih, iw]
+                y[n, c, oh, ow] = total * inv
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
@@ -147,11 +147,11 @@ def _adaptive(src, dst, forward):
                 w0, w1 = (ow * w_) // ow_, -((-(ow + 1) * w_) // ow_)
                 inv = 1.0 / ((h1 - h0) * (w1 - w0))
                 if forward:
-                    s = 0.0
+                    total = 0.0
                     for ih in range(h0, h1):
                         for iw in range(w0, w1):
-                            s += src[n, c, ih, iw]
-                    dst[n, c, oh, ow] = s * inv
+                            total += src[n, c, ih, iw]
+                    dst[n, c, oh, ow] = total * inv
                 else:
                     g = src[n, c, oh, ow] * inv
                     for ih in range(h0, h1):
