@@ -61,9 +61,12 @@ def main() -> None:
     args = ap.parse_args()
     sys.path.insert(0, str(args.root))
 
-    from cnncli.engine.setup import configure
-
-    configure()  # as `cnn train` does (a --root checkout from before it existed did this on import)
+    try:
+        from cnncli.engine.setup import configure
+    except ImportError:  # a --root checkout from before it: importing the engine set the process up
+        pass
+    else:
+        configure()  # as `cnn train` does
     import cnncli.engine.trainer as trainer_mod
     from cnncli.data import Dataset, iterate_batches
     from cnncli.engine.network import Network
@@ -85,7 +88,10 @@ def main() -> None:
     acc: dict[str, float] = collections.defaultdict(float)
     instrument(trainer.network, acc, args.by_kind)
     trainer_mod.softmax_cross_entropy = timed(acc, "= loss", trainer_mod.softmax_cross_entropy)
-    trainer.optimizer.step = timed(acc, "= optimizer", trainer.optimizer.step)
+    new_loop = hasattr(trainer, "backend")  # a --root checkout from before the shared training loop: _step
+    optimizer = trainer.backend.optimizer if new_loop else trainer.optimizer  # type: ignore[attr-defined]
+    train_step = trainer.step if new_loop else trainer._step  # type: ignore[attr-defined]
+    optimizer.step = timed(acc, "= optimizer", optimizer.step)
     real_isfinite = np.isfinite
     rng = np.random.default_rng(1)
 
@@ -95,7 +101,7 @@ def main() -> None:
 
     source = batches()
     for _ in range(10):
-        trainer.step(*next(source))
+        train_step(*next(source))
     acc.clear()
     total = 0.0
     np.isfinite = timed(acc, "= non-finite check", real_isfinite)  # the trainer's only np.isfinite call
@@ -105,7 +111,7 @@ def main() -> None:
             xb, yb = timed(acc, "= data gather", next)(source)
             if len(yb) != args.batch:
                 xb, yb = timed(acc, "= data gather", next)(source)
-            trainer.step(xb, yb)
+            train_step(xb, yb)
             total += time.perf_counter() - started
     finally:
         np.isfinite = real_isfinite
