@@ -52,16 +52,19 @@ class ArgContext:
         return SpecError(pos, path, message)
 
 
-def _describe(value: Any, limit: int = 120) -> str:
-    """The value as the spec wrote it, cut to about `limit` characters."""
-    if isinstance(value, bool):
+def describe(value: Any, limit: int = 120, depth: int = 0) -> str:
+    """The value as the spec wrote it, cut to about `limit` characters and 4 levels of nesting."""
+    if isinstance(value, (list, tuple, dict)) and depth >= 4:
+        text = "[…]" if isinstance(value, (list, tuple)) else "{…}"
+    elif isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, str):
-        text = f"'{value}'"
+        text = f"'{value}'" if value.isprintable() else repr(value)  # control characters escaped
     elif isinstance(value, (list, tuple)):
-        text = "[" + ", ".join(_describe(v, limit) for v in value[:limit // 2]) + "]"
+        text = "[" + ", ".join(describe(v, limit, depth + 1) for v in value[:limit // 2]) + "]"
     elif isinstance(value, dict):
-        text = "{" + ", ".join(f"{k}: {_describe(v, limit)}" for k, v in list(value.items())[:limit // 4]) + "}"
+        text = "{" + ", ".join(f"{k}: {describe(v, limit, depth + 1)}"
+                               for k, v in list(value.items())[:limit // 4]) + "}"
     elif _is_int(value) and abs(value) >= 10**30:
         text = f"a {len(str(abs(value)))}-digit number"
     else:
@@ -81,19 +84,19 @@ def _check_range(ctx: ArgContext, key: str, value: float, arg: Arg) -> None:
     if arg.minimum is not None and (value <= arg.minimum if arg.above else value < arg.minimum):
         relation = ">" if arg.above else "≥"
         raise ctx.error(key, f"{key} must be {relation} {_bound(arg.minimum)} for {ctx.type_name}, "
-                             f"got {_describe(value)}")
+                             f"got {describe(value)}")
     if arg.maximum is not None and (value >= arg.maximum if arg.below else value > arg.maximum):
         relation = "<" if arg.below else "≤"
         raise ctx.error(key, f"{key} must be {relation} {_bound(arg.maximum)} for {ctx.type_name}, "
-                             f"got {_describe(value)}")
+                             f"got {describe(value)}")
     if arg.maximum is None and _is_int(value) and value > MAX_INT_ARG:
         raise ctx.error(key, f"{key} must be ≤ {MAX_INT_ARG:,} for {ctx.type_name} (the largest size cnncli "
-                             f"works with), got {_describe(value)}")
+                             f"works with), got {describe(value)}")
 
 
 def _int(ctx: ArgContext, key: str, value: Any, arg: Arg) -> int:
     if not _is_int(value):
-        raise ctx.error(key, f"{key} of {ctx.type_name} expects a whole number, got {_describe(value)}")
+        raise ctx.error(key, f"{key} of {ctx.type_name} expects a whole number, got {describe(value)}")
     _check_range(ctx, key, value, arg)
     return value
 
@@ -106,7 +109,7 @@ def _pair(ctx: ArgContext, key: str, value: Any, arg: Arg) -> Pair:
         for v in value:
             _check_range(ctx, key, v, arg)
         return (value[0], value[1])
-    raise ctx.error(key, f"{key} of {ctx.type_name} expects a whole number or a pair [h, w], got {_describe(value)}")
+    raise ctx.error(key, f"{key} of {ctx.type_name} expects a whole number or a pair [h, w], got {describe(value)}")
 
 
 def _padding(ctx: ArgContext, key: str, value: Any, arg: Arg) -> str | tuple[Pair, Pair]:
@@ -114,7 +117,7 @@ def _padding(ctx: ArgContext, key: str, value: Any, arg: Arg) -> str | tuple[Pai
         if value.lower() in ("same", "valid"):  # Keras and TensorFlow write SAME / VALID too
             return value.lower()
         raise ctx.error(key, f"padding of {ctx.type_name} expects a number, [h, w], [[top, bottom], [left, right]], "
-                             f"'same' or 'valid', got {_describe(value)}{did_you_mean(value, ['same', 'valid'])}")
+                             f"'same' or 'valid', got {describe(value)}{did_you_mean(value, ['same', 'valid'])}")
     if (isinstance(value, list) and len(value) == 2 and all(isinstance(v, list) and len(v) == 2 for v in value)
             and all(_is_int(x) for v in value for x in v)):
         for v in value:
@@ -125,26 +128,26 @@ def _padding(ctx: ArgContext, key: str, value: Any, arg: Arg) -> str | tuple[Pai
         h, w = _pair(ctx, key, value, arg)
     except SpecError:
         raise ctx.error(key, f"padding of {ctx.type_name} expects a number, [h, w], [[top, bottom], [left, right]], "
-                             f"'same' or 'valid', got {_describe(value)}") from None
+                             f"'same' or 'valid', got {describe(value)}") from None
     return ((h, h), (w, w))
 
 
 def _float(ctx: ArgContext, key: str, value: Any, arg: Arg) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ctx.error(key, f"{key} of {ctx.type_name} expects a number, got {_describe(value)}")
+        raise ctx.error(key, f"{key} of {ctx.type_name} expects a number, got {describe(value)}")
     try:
         number = float(value)
     except OverflowError:  # an int beyond float's range
         number = math.inf
     if not math.isfinite(number):
-        raise ctx.error(key, f"{key} of {ctx.type_name} expects a finite number, got {_describe(value)}")
+        raise ctx.error(key, f"{key} of {ctx.type_name} expects a finite number, got {describe(value)}")
     _check_range(ctx, key, value, arg)
     return number
 
 
 def _bool(ctx: ArgContext, key: str, value: Any, arg: Arg) -> bool:
     if not isinstance(value, bool):
-        raise ctx.error(key, f"{key} of {ctx.type_name} expects true or false, got {_describe(value)}")
+        raise ctx.error(key, f"{key} of {ctx.type_name} expects true or false, got {describe(value)}")
     return value
 
 

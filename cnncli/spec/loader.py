@@ -4,21 +4,24 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cnncli.errors import Position, SpecError
-from cnncli.layers.args import MAX_INT_ARG
+from cnncli.layers.args import MAX_INT_ARG, describe
 from cnncli.layers.registry import LAYER_TYPES
 from cnncli.spec.blocks import parse_blocks
 from cnncli.spec.expand import NodeSpec, expand
 from cnncli.spec.scale import Scale, parse_scale
 from cnncli.spec.yaml_source import MAX_FILE_BYTES, PosDict, parse_yaml
 from cnncli.suggest import did_you_mean
+from cnncli.train_config import load_train_config
 
 TOP_LEVEL_KEYS = ("name", "description", "input", "layers", "blocks", "train", "scale")
 MAX_INPUT_DIM = MAX_INT_ARG  # each of C, H, W (or the feature count)
+MAX_NAME = 200  # characters in a spec's name
 _FILE_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
                (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
 
@@ -48,7 +51,7 @@ def _input_shape(raw: Any, pos: Position) -> tuple[int, ...]:
           and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in raw))
     if not ok:
         raise SpecError(pos, "input", f"input is [C, H, W] (or [features]) with positive whole numbers, "
-                                      f"got {raw!r}"[:200] + "; e.g. input: [1, 28, 28]")
+                                      f"got {describe(raw)}; e.g. input: [1, 28, 28]")
     check_input_dims(tuple(raw), pos, "input")
     return tuple(raw)
 
@@ -101,11 +104,16 @@ def load_spec_text(text: str, file: str = "<spec>", width: float | None = None, 
         raise SpecError(doc.value_pos["layers"], "layers", "layers is a non-empty list of layer entries")
     blocks = parse_blocks(doc.get("blocks"), set(LAYER_TYPES) | {"residual"}, doc.value_pos.get("blocks", top))
     name = doc.get("name", Path(file).stem)
-    if not isinstance(name, (str, int, float)):
-        raise SpecError(doc.value_pos["name"], "name", f"name is a line of text, got {name!r}")
+    if (not isinstance(name, (str, int, float)) or isinstance(name, bool) or not 0 < len(str(name)) <= MAX_NAME
+            or any(unicodedata.category(c) == "Cc" for c in str(name))):
+        raise SpecError(doc.value_pos.get("name", top), "name", f"name is a line of text of 1 to {MAX_NAME} "
+                                                                 f"characters (no control characters), got "
+                                                                 f"{describe(name)}")
     train = doc.get("train") or {}
     if not isinstance(train, dict):
-        raise SpecError(doc.value_pos["train"], "train", f"train is a mapping of training defaults, got {train!r}")
+        raise SpecError(doc.value_pos["train"], "train", f"train is a mapping of training defaults, "
+                                                         f"got {describe(train)}")
+    load_train_config(dict(train), file, dict(getattr(train, "value_pos", {})))  # refused here, not at `cnn train`
     scale = parse_scale(doc["scale"], doc.value_pos["scale"]) if "scale" in doc else Scale()
     scale = Scale(scale.width if width is None else width, scale.depth if depth is None else depth, scale.divisor)
     return Spec(name=str(name), input_shape=input_shape, nodes=expand(layers, blocks, scale), train=dict(train),

@@ -16,6 +16,7 @@ from cnncli.errors import Position, SpecError
 MAX_FILE_BYTES = 1_000_000
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML was built with it
 MAX_VALUES = 200_000
+MAX_DEPTH = 1_000  # nested lists and mappings
 
 _EXPONENT_FLOAT = re.compile(r"[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+")
 _SCALAR = yaml.constructor.SafeConstructor()
@@ -79,11 +80,40 @@ def _scalar(node: yaml.ScalarNode, file: str) -> Any:
 
 
 class _Builder:
+    """Node graph -> PosDict/PosList/scalars, depth-first with an explicit stack (no recursion, so
+    nesting is bounded by MAX_DEPTH, not by Python's stack)."""
+
     def __init__(self, file: str) -> None:
         self.file = file
         self.count = 0
+        self.active: set[int] = set()  # the collections on the current path: an alias to one loops
 
-    def build(self, node: yaml.Node, active: set[int]) -> Any:
+    def build(self, root: yaml.Node) -> Any:
+        value, frame = self._start(root)
+        stack = [frame] if frame else []
+        while stack:
+            node, out, items = stack[-1]
+            item = next(items, None)
+            if item is None:
+                self.active.discard(id(node))
+                stack.pop()
+                continue
+            if isinstance(out, PosList):
+                child, frame = self._start(item)
+                out.append(child)
+            else:
+                key_node, value_node = item
+                key = self._key(key_node, out)
+                child, frame = self._start(value_node)
+                out[key] = child
+                out.key_pos[key] = _position(self.file, key_node.start_mark)
+                out.value_pos[key] = _position(self.file, value_node.start_mark)
+            if frame:
+                stack.append(frame)
+        return value
+
+    def _start(self, node: yaml.Node) -> tuple[Any, list | None]:
+        """A scalar's value, or an empty collection and the frame that fills it."""
         self.count += 1
         if self.count > MAX_VALUES:
             raise SpecError(
@@ -92,35 +122,36 @@ class _Builder:
                 "write the spec out without deeply nested aliases",
             )
         if isinstance(node, yaml.ScalarNode):
-            return _scalar(node, self.file)
-        if id(node) in active:
+            return _scalar(node, self.file), None
+        if id(node) in self.active:
             raise SpecError(_position(self.file, node.start_mark), "", "a YAML alias refers to itself")
-        active.add(id(node))
-        try:
-            if isinstance(node, yaml.SequenceNode):
-                out = PosList(self.build(item, active) for item in node.value)
-                out.pos = _position(self.file, node.start_mark)
-                out.item_pos = [_position(self.file, item.start_mark) for item in node.value]
-                return out
+        if len(self.active) >= MAX_DEPTH:
+            raise SpecError(_position(self.file, node.start_mark), "",
+                            f"the document nests more than {MAX_DEPTH:,} levels deep; a spec nests far less")
+        self.active.add(id(node))
+        out: PosList | PosDict
+        if isinstance(node, yaml.SequenceNode):
+            out = PosList()
+            out.item_pos = [_position(self.file, item.start_mark) for item in node.value]
+        else:
             assert isinstance(node, yaml.MappingNode)
-            result = PosDict()
-            result.pos = _position(self.file, node.start_mark)
-            result.key_pos, result.value_pos = {}, {}
-            for key_node, value_node in node.value:
-                key = self.build(key_node, active)
-                if not isinstance(key, (str, int, float, bool)) or key is None:
-                    raise SpecError(_position(self.file, key_node.start_mark), "",
-                                    f"a mapping key must be a plain word, got {key!r}")
-                key = str(key)
-                if key in result:
-                    raise SpecError(_position(self.file, key_node.start_mark), "",
-                                    f"duplicate key '{key}' (first at line {result.key_pos[key].line})")
-                result[key] = self.build(value_node, active)
-                result.key_pos[key] = _position(self.file, key_node.start_mark)
-                result.value_pos[key] = _position(self.file, value_node.start_mark)
-            return result
-        finally:
-            active.discard(id(node))
+            out = PosDict()
+            out.key_pos, out.value_pos = {}, {}
+        out.pos = _position(self.file, node.start_mark)
+        return out, [node, out, iter(node.value)]
+
+    def _key(self, node: yaml.Node, mapping: PosDict) -> str:
+        self.count += 1
+        key = _scalar(node, self.file) if isinstance(node, yaml.ScalarNode) else None
+        if not isinstance(key, (str, int, float, bool)):
+            shown = node.value if isinstance(node, yaml.ScalarNode) else f"a {node.id}"
+            raise SpecError(_position(self.file, node.start_mark), "",
+                            f"a mapping key must be a plain word, got {shown!r}"[:200])
+        key = str(key)
+        if key in mapping:
+            raise SpecError(_position(self.file, node.start_mark), "",
+                            f"duplicate key '{key}' (first at line {mapping.key_pos[key].line})")
+        return key
 
 
 def too_large(file: str, size: int) -> SpecError:
@@ -146,4 +177,4 @@ def parse_yaml(text: str, file: str) -> Any:
         raise SpecError(Position(file, 1, 1), "", f"malformed YAML: {err}") from None
     if node is None:
         raise SpecError(Position(file, 1, 1), "", "the file is empty; expected a mapping with 'input' and 'layers'")
-    return _Builder(file).build(node, set())
+    return _Builder(file).build(node)

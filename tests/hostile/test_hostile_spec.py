@@ -104,10 +104,10 @@ def test_non_finite_or_zero_flags_are_refused_like_the_spec(flag: dict) -> None:
 
 
 def test_the_spec_refuses_what_the_flags_refuse(tmp_path: Path) -> None:
+    # ... and refuses it when the spec is read, so `cnn validate` says so too.
     text = "input: [1, 8, 8]\nlayers:\n  - flatten: {}\n  - dense: 2\ntrain:\n  optimizer: {sgd: {lr: 0}}\n"
-    spec = load_spec(write(tmp_path, text))
-    with pytest.raises(SpecError, match=r"s.yaml:6:.*lr must be > 0 for sgd, got 0"):
-        load_train_config(spec.train, spec.file, spec.train_positions)
+    code, message = cnn("validate", write(tmp_path, text))
+    assert code == 1 and "s.yaml:6:" in message and "lr must be > 0 for sgd, got 0" in message
     with pytest.raises(SpecError, match="warm-up of 5 epochs is longer than the 3 epochs"):
         load_train_config({"epochs": 3, "warmup": 5}, "s.yaml", {})
 
@@ -124,3 +124,17 @@ def test_exponent_floats_are_numbers_with_libyaml_too(tmp_path: Path) -> None:
     text = "input: [1, 8, 8]\nlayers:\n  - flatten: {}\n  - dense: 2\ntrain:\n  optimizer: {adam: {lr: 1e-3}}\n"
     spec = load_spec(write(tmp_path, text))
     assert load_train_config(spec.train, spec.file, spec.train_positions).lr == 0.001
+
+
+@pytest.mark.parametrize("text", ["layers: " + "[" * 5000 + "]" * 5000,
+                                  "layers:\n  - " + "{a: " * 3000 + "1" + "}" * 3000], ids=["lists", "mappings"])
+def test_deep_nesting_is_refused_not_a_recursion_error(tmp_path: Path, text: str) -> None:
+    # Each nesting level used to take two Python frames: 330 levels ended in RecursionError (exit 3).
+    code, message = cnn("shapes", write(tmp_path, "input: [1, 8, 8]\n" + text + "\n"))
+    assert code == 1 and "nests more than 1,000 levels deep" in message
+
+
+def test_spec_names_are_one_printable_line(tmp_path: Path) -> None:
+    # An escape sequence in a name would reach the terminal verbatim.
+    code, message = cnn("validate", write(tmp_path, 'name: "a\\x1b[31mred"\ninput: [1, 8, 8]\nlayers:\n  - relu\n'))
+    assert code == 1 and "no control characters" in message and "\x1b" not in message and "'a\\x1b[31mred'" in message
