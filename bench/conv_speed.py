@@ -45,7 +45,9 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    os.environ["NUMBA_NUM_THREADS"] = str(args.threads)
+    from cnncli.engine.setup import thread_environment
+
+    os.environ.update(thread_environment(args.threads))
     ours, theirs = Worker("ours", args.threads), Worker("torch", args.threads)
     try:
         print("\n".join(conv_table(ours, theirs, args.reps)))
