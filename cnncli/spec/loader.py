@@ -22,6 +22,7 @@ from cnncli.train_config import load_train_config
 TOP_LEVEL_KEYS = ("name", "description", "input", "layers", "blocks", "train", "scale")
 MAX_INPUT_DIM = MAX_INT_ARG  # each of C, H, W (or the feature count)
 MAX_NAME = 200  # characters in a spec's name
+MAX_NODES = 5_000  # primitive layers after expansion: analysis stays under a second
 _FILE_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
                (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
 
@@ -116,7 +117,11 @@ def load_spec_text(text: str, file: str = "<spec>", width: float | None = None, 
     load_train_config(dict(train), file, dict(getattr(train, "value_pos", {})))  # refused here, not at `cnn train`
     scale = parse_scale(doc["scale"], doc.value_pos["scale"]) if "scale" in doc else Scale()
     scale = Scale(scale.width if width is None else width, scale.depth if depth is None else depth, scale.divisor)
-    return Spec(name=str(name), input_shape=input_shape, nodes=expand(layers, blocks, scale), train=dict(train),
+    nodes = expand(layers, blocks, scale) if len(layers) <= MAX_NODES else layers  # refused below unexpanded
+    if len(nodes) > MAX_NODES:
+        raise SpecError(doc.value_pos["layers"], "layers", f"the spec expands to {len(nodes):,} layers; a spec may "
+                                                           f"have at most {MAX_NODES:,} (after blocks and repeats)")
+    return Spec(name=str(name), input_shape=input_shape, nodes=nodes, train=dict(train),
                 file=file, text=text, input_position=doc.value_pos["input"],
                 train_positions=dict(getattr(train, "value_pos", {})), scale=scale)
 

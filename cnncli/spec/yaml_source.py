@@ -15,7 +15,7 @@ from cnncli.errors import Position, SpecError
 
 MAX_FILE_BYTES = 1_000_000
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML was built with it
-MAX_VALUES = 200_000
+MAX_VALUES = 50_000  # values after aliases are expanded; a written-out ResNet-152 has under 5,000
 MAX_DEPTH = 1_000  # nested lists and mappings
 
 _EXPONENT_FLOAT = re.compile(r"[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+")
@@ -165,6 +165,10 @@ def parse_yaml(text: str, file: str) -> Any:
     size = len(text.encode("utf-8", errors="replace"))
     if size > MAX_FILE_BYTES:
         raise too_large(file, size)
+    markers = sum(text.count(mark) for mark in "-:,[{")  # every node but the root needs one: a bound on them
+    if markers > MAX_VALUES:
+        raise SpecError(Position(file, 1, 1), "", f"the text has {markers:,} of '-', ':', ',', '[' and '{{', room "
+                                                  f"for more than {MAX_VALUES:,} values; a spec has far fewer")
     try:
         node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as err:
