@@ -14,6 +14,7 @@ from cnncli.report import console
 from cnncli.report.columns import Column
 from cnncli.report.render import FORMATS, as_csv, as_json, as_markdown, as_table
 from cnncli.spec import Spec, load_spec
+from cnncli.spec.loader import check_input_dims
 from cnncli.spec.scale import Scale
 from cnncli.zoo import find_zoo_spec, zoo_specs
 
@@ -50,6 +51,7 @@ def parse_input_shape(text: str | None) -> tuple[int, ...] | None:
     if len(shape) not in (1, 3) or min(shape, default=0) < 1:
         raise click.BadParameter(f"expected C,H,W (e.g. 3,224,224) with positive numbers, got '{text}'",
                                  param_hint="--input")
+    check_input_dims(shape, None, "--input")
     return shape
 
 

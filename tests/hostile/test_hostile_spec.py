@@ -146,3 +146,8 @@ def test_specs_that_expand_too_far_are_refused_before_analysis(tmp_path: Path) -
     assert code == 1 and "the spec expands to 6,000 layers; a spec may have at most 5,000" in message
     code, message = cnn("shapes", write(tmp_path, "input: [1, 8, 8]\nlayers:\n" + "- relu\n" * 60000))
     assert code == 1 and "the text has 60,005 of '-', ':', ',', '[' and '{', room for more than 50,000" in message
+
+
+def test_the_input_override_has_the_same_bound(tmp_path: Path) -> None:
+    code, message = cnn("shapes", write(tmp_path, "input: [1, 8, 8]\nlayers:\n  - relu\n"), "--input", f"1,{10**29},8")
+    assert code == 1 and message.startswith("error: --input: each input dimension must be at most 65,536")
