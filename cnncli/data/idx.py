@@ -1,7 +1,6 @@
 """The IDX format of MNIST-style datasets: `00 00 <dtype code> <ndim>`, big-endian uint32 dims, big-endian data."""
 from __future__ import annotations
 
-import gzip
 import math
 import os
 import zlib
@@ -10,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from cnncli.atomic import atomic_write
+from cnncli.data.limits import MAX_DATA_BYTES, gib
 from cnncli.errors import UsageError
 
 _CODES: dict[int, np.dtype] = {
@@ -29,10 +29,16 @@ def read_idx(source: str | os.PathLike[str] | bytes) -> np.ndarray:
     name = "IDX data" if isinstance(source, bytes) else str(source)
     data = source if isinstance(source, bytes) else _read_file(Path(source))
     if data[:2] == _GZIP_MAGIC:
+        stream = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
+            data = stream.decompress(data, MAX_DATA_BYTES + 1)
+        except zlib.error as exc:
             raise UsageError(f"{name}: corrupt or truncated gzip data ({exc}); {_HINT}") from exc
+        if len(data) > MAX_DATA_BYTES:
+            raise UsageError(f"{name}: decompresses to more than {gib(MAX_DATA_BYTES)}, the most a data file may "
+                             f"hold; {_HINT}")
+        if not stream.eof:
+            raise UsageError(f"{name}: corrupt or truncated gzip data (it ends early); {_HINT}")
     return _parse(data, name)
 
 
