@@ -12,7 +12,7 @@ from cnncli.errors import UsageError
 from cnncli.flop_conventions import CONVENTIONS as FLOP_CONVENTIONS
 from cnncli.flop_conventions import backward_flops, count
 from cnncli.layers.base import Layer
-from cnncli.report.columns import COMMAND_COLUMNS, FLOPS, Column, fmt_int
+from cnncli.report.columns import COMMAND_COLUMNS, FLOP_SHARE, FLOPS, Column, fmt_int
 
 
 def human(n: float) -> str:
@@ -73,6 +73,7 @@ def flops(spec: str, input_text: str | None, width_mult: float | None, depth_mul
         value = _per_row(layers, lambda layer: count(layer, convention))
         column = _column(f"FLOPs ({convention})", value, analysis)
         columns[columns.index(FLOPS)] = column
+        columns.remove(FLOP_SHARE)  # our FLOPs' share would not match the column beside it
         total = sum(value(row) for row in analysis.rows)
         extra["convention"] = {"name": convention, "total": total,
                                "layers": {row.name: value(row) for row in analysis.rows}}
