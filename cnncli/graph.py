@@ -83,6 +83,9 @@ def _propagate_field(layer: Layer, inputs: list[Field]) -> Field:
                  stride=(stride[0] * window.stride[0], stride[1] * window.stride[1]))
 
 
+MAX_SEARCH_NODES = 5_000  # above this, finding the input size that fits (~25 builds) would take too long
+
+
 def looks_channels_last(shape: Shape) -> bool:
     """[H, W, C] written the Keras way: a small last dimension (1-4 channels) after two larger ones."""
     return len(shape) == 3 and shape[2] <= 4 < min(shape[0], shape[1])
@@ -151,7 +154,8 @@ def build_graph(spec: Spec, input_shape: Shape | None = None) -> Graph:
     try:
         return _build(spec, shape_in)
     except _TooSmall as small:
-        fitting = smallest_fitting_input(spec, shape_in) if len(shape_in) == 3 else None
+        searchable = len(shape_in) == 3 and len(spec.nodes) <= MAX_SEARCH_NODES
+        fitting = smallest_fitting_input(spec, shape_in) if searchable else None
         if fitting is not None:
             small.message += (f"; the input {fmt_shape(shape_in)} is too small for this network: it fits from "
                               f"--input {','.join(map(str, fitting))} (or input: {list(fitting)} in the spec)")
