@@ -29,7 +29,7 @@ class InputTransform:
     std: tuple[float, ...]
 
     @classmethod
-    def from_meta(cls, meta: dict[str, Any], where: str) -> InputTransform:
+    def from_meta(cls, meta: dict[str, Any], where: str = "checkpoint") -> InputTransform:
         """From a checkpoint's header: its preprocessing record (raw float data: scale 1); runs saved before
         that record existed trained on 8-bit images."""
         if "preprocessing" in meta:
