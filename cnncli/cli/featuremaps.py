@@ -75,17 +75,18 @@ def featuremaps(spec: str, image: Path, weights: Path, layer: str, invert: bool,
     if out.suffix.lower() != ".png":
         raise UsageError(f"{out}: `cnn featuremaps` writes PNG; name the file with .png (e.g. -o maps.png)")
     from cnncli.cli.predict import load_image
+    from cnncli.engine.checkpoint import load_checkpoint
     from cnncli.engine.network import Network
-    from cnncli.engine.restore import restore_network
-    from cnncli.export.common import InputTransform
+    from cnncli.export.common import checkpoint_state
     from cnncli.report.maps import LayerMaps, save_featuremaps
 
     _, graph = load_graph(spec)
     if len(graph.input_shape) != 3:
         raise UsageError(f"{graph.name} takes {list(graph.input_shape)}, not an image [C, H, W]")
     nodes = map_nodes(graph, layer)
-    network, meta = restore_network(graph, weights)
-    transform = InputTransform.from_meta(meta)
+    state, transform = checkpoint_state(graph, weights)
+    network = Network(graph)
+    network.load_state(state)
     pixels = load_image(image, graph.input_shape)  # [C, H, W] in [0, 1]
     if invert:
         pixels = 1.0 - pixels
@@ -93,9 +94,8 @@ def featuremaps(spec: str, image: Path, weights: Path, layer: str, invert: bool,
     std = np.asarray(transform.std, np.float32)[:, None, None]
     x = np.ascontiguousarray(((pixels * 255 * transform.scale - mean) / std)[None], dtype=np.float32)
     probabilities = softmax(network.forward(x, training=False)[0].astype(np.float64))
-    classes = meta.get("classes") or [str(i) for i in range(len(probabilities))]
+    classes = load_checkpoint(weights)[2].get("classes") or [str(i) for i in range(len(probabilities))]
     best = np.argsort(-probabilities)[:TOP]
-    state = network.state()
     layers = []
     for node in nodes:
         part = Network(prefix_graph(graph, node.name))

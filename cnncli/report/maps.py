@@ -132,7 +132,7 @@ def save_featuremaps(image: np.ndarray, layers: list[LayerMaps], top: list[tuple
                                      interpolation="nearest")
         more = f" (first {MAX_MAPS} of {len(layer.maps)} maps)" if len(layer.maps) > MAX_MAPS else ""
         row.suptitle(layer.label + more, fontsize=9, x=0.01, ha="left")
-        bar = row.colorbar(image_artist, ax=list(axes), aspect=8, pad=0.01)
+        bar = row.colorbar(image_artist, ax=list(axes[:len(shown)]), aspect=8, pad=0.01)
         bar.ax.tick_params(labelsize=7)
     fig.suptitle(title, fontsize=11)
     _save(fig, path)

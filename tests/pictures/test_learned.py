@@ -85,15 +85,14 @@ def test_featuremaps_match_pytorch(run):
     from cnncli.cli.featuremaps import prefix_graph
     from cnncli.cli.predict import load_image
     from cnncli.engine.network import Network
-    from cnncli.engine.restore import restore_network
+    from cnncli.export.common import checkpoint_state
     from cnncli.graph import build_graph
     from cnncli.spec import load_spec
 
     graph = build_graph(load_spec(run / "tiny.yaml"))
-    network, meta = restore_network(graph, run / "run" / "last.npz")
-    state = network.state()
-    mean, std = meta["normalization"]["mean"][0], meta["normalization"]["std"][0]
-    x = ((load_image(run / "digit.png", (1, 10, 10)) - mean) / std)[None].astype(np.float32)
+    state, transform = checkpoint_state(graph, run / "run" / "last.npz")
+    assert transform.scale == pytest.approx(1 / 255)  # 8-bit training images
+    x = ((load_image(run / "digit.png", (1, 10, 10)) - transform.mean[0]) / transform.std[0])[None].astype(np.float32)
     part = Network(prefix_graph(graph, "maxpool_1"))
     part.load_state(state)
     ours = part.forward(x, training=False)
