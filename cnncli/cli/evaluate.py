@@ -37,6 +37,6 @@ def evaluate(spec: str, weights: Path, data: str, batch_size: int, fit: str | No
     dataset = prepare_eval_data(graph, data, norm["mean"], norm["std"], fit or meta.get("fit", "error"))
     loss, accuracy, predictions = run_evaluation(network, dataset, batch_size)
     epochs = f"{meta['epoch']} epoch" + ("" if meta["epoch"] == 1 else "s")
-    console.out.print(f"{meta['spec_name']} after {epochs} on {dataset.source}: "
-                      f"[bold]accuracy {accuracy:.2%}[/] (loss {loss:.4f}) on {len(dataset):,} images")
+    console.out.print(f"{console.escape(str(meta['spec_name']))} after {epochs} on {console.escape(dataset.source)}: "
+                      f"[bold]accuracy {accuracy:.2%}[/] (loss {loss:.4f}) on {len(dataset):,} images", markup=True)
     console.out.print(confusion_matrix(dataset.y, predictions, dataset.classes))
