@@ -46,16 +46,28 @@ class Loaded:
     pixels: str
 
 
-def float_range(arrays: list[np.ndarray], what: str) -> FloatRange:
+def float_range(arrays: list[np.ndarray], what: str, names: list[str] | None = None) -> FloatRange:
     """Decide once for all float image arrays of a dataset (NaN and infinities refused).
 
-    [0, 1] → as stored; 0..255 with a value above 1 → / 255; anything else → raw, as stored."""
-    floats = [a for a in arrays if np.issubdtype(a.dtype, np.floating) and a.size]
-    if not floats:
+    [0, 1] → as stored; 0..255 with a value above 1 → / 255; anything else → raw, as stored.
+    Arrays (named by `names`) that would each be decided otherwise are refused: x in [0, 1] with
+    x_test in 0..255 is a mistake, not one scale."""
+    named = [(a, n) for a, n in zip(arrays, names or [f"array {i + 1}" for i in range(len(arrays))])
+             if np.issubdtype(a.dtype, np.floating) and a.size]
+    if not named:
         return FloatRange(1.0, False, "")
-    low, high = min(float(a.min()) for a in floats), max(float(a.max()) for a in floats)
-    if not (np.isfinite(low) and np.isfinite(high)):
+    ranges = [(float(a.min()), float(a.max())) for a, _ in named]
+    if not all(np.isfinite(low) and np.isfinite(high) for low, high in ranges):
         raise UsageError(f"{what}: images contain NaN or infinite values; clean the data first")
+    decided = [_decide(low, high) for low, high in ranges]
+    kinds = {decision.scale if not decision.raw else "raw" for decision in decided}
+    if len(kinds) > 1:
+        each = "; ".join(f"{name}: {decision.text}" for (_, name), decision in zip(named, decided))
+        raise UsageError(f"{what}: the float images are on different scales ({each}); store them the same way")
+    return _decide(min(low for low, _ in ranges), max(high for _, high in ranges))
+
+
+def _decide(low: float, high: float) -> FloatRange:
     if low >= 0 and high <= 1:
         return FloatRange(1.0, False, "float pixels in [0, 1]")
     if low >= 0 and high <= 255:

@@ -40,7 +40,8 @@ def load_npz(path: Path, limit_bytes: int = MAX_DATA_BYTES) -> Loaded:
             raise UsageError(f"{path}: missing array '{required}' (found: {found}); save with {_EXAMPLE}")
     if ("x_test" in arrays) != ("y_test" in arrays):
         raise UsageError(f"{path}: 'x_test' and 'y_test' go together, found only one of them; save both or neither")
-    floats = float_range([arrays[k] for k in ("x", "x_test") if k in arrays], f"{path}: arrays 'x', 'x_test'")
+    images = [k for k in ("x", "x_test") if k in arrays]
+    floats = float_range([arrays[k] for k in images], f"{path}", images)
     train = _split(arrays, "x", "y", path, floats)
     test = _split(arrays, "x_test", "y_test", path, floats) if "x_test" in arrays else None
     if test is not None and test[0].shape[1:] != train[0].shape[1:]:

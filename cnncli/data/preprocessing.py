@@ -118,7 +118,7 @@ class Preprocessing:
         for path in paths:
             with open_image(path) as image:
                 pixels.append(decode(image, self.channels, path))
-        floats = float_range([p for p in pixels if p.dtype == np.float32], "the float images given")
+        floats = float_range(pixels, "the images given", [str(path) for path in paths])
         batch = []
         for path, image in zip(paths, pixels):
             scale = {np.uint8: 1 / 255, np.uint16: 1 / 65535}.get(image.dtype.type, floats.scale)

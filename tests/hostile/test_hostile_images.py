@@ -181,3 +181,12 @@ def test_raw_float_images_beside_8_bit_ones_are_refused(tmp_path: Path) -> None:
     Image.fromarray(np.linspace(-3, 3, 30, dtype=np.float32).reshape(6, 5), mode="F").save(tmp_path / "c1" / "0.tiff")
     with pytest.raises(UsageError, match=r"float images hold values outside 0..255 \(raw float values in \[-3, 3\]"):
         load_data(str(tmp_path))
+
+
+def test_float_splits_on_different_scales_are_refused(tmp_path: Path) -> None:
+    # x in [0, 1] with x_test in 0..255: one joint decision would shrink x 255-fold without a word.
+    x = np.stack([picture(k) for k in range(4)]).astype(np.float32)
+    np.savez(tmp_path / "d.npz", x=x / 255, y=np.arange(4) % 2, x_test=x, y_test=np.arange(4) % 2)
+    with pytest.raises(UsageError, match=r"float images are on different scales \(x: float pixels in \[0, 1\]; "
+                                         r"x_test: float pixels in 0..255 / 255, max 2\d\d\)"):
+        load_data(str(tmp_path / "d.npz"))
