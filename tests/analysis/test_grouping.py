@@ -8,6 +8,7 @@ import pytest
 
 from cnncli.cli.common import load_graph
 from cnncli.grouping import Group, collapse, max_depth
+from cnncli.zoo import zoo_specs
 
 
 def _totals(rows):
@@ -19,7 +20,7 @@ def _totals(rows):
     return out
 
 
-@pytest.mark.parametrize("ref", ["resnet18", "resnet50", "googlenet", "lenet5"])
+@pytest.mark.parametrize("ref", sorted(zoo_specs()))
 def test_rows_add_up_to_the_graph_at_every_depth(ref):
     _, graph = load_graph(ref)
     whole = _totals(graph.nodes)
