@@ -1,6 +1,7 @@
 """The `Dataset` the training loop consumes, how to load one, and the steps between loading and training."""
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,10 +14,11 @@ from cnncli.data.folder import load_folder
 from cnncli.data.idx import read_idx
 from cnncli.data.npz import load_npz
 from cnncli.data.progress import Progress, no_progress
+from cnncli.data.resize import resize_bilinear
 from cnncli.data.sources import BUILTINS
 from cnncli.errors import UsageError
 
-_CHUNK = 4096  # images per step when computing statistics
+_CHUNK_BYTES = 16 << 20  # float32 pixels per step when computing statistics (peak: about 4 times this)
 
 
 _DIVISORS = {np.dtype(np.uint8): np.float32(255), np.dtype(np.uint16): np.float32(65535)}
@@ -31,7 +33,8 @@ class Dataset:
     `float_scale` at load (1/255 for float pixels in 0..255); `raw` float values are not pixels
     and are used as stored. `mean` and `std` (float32 [C], or None) are the per-channel
     standardisation `batch` applies: batch = (pixels − mean) / std, in float32, in that order.
-    `named`: the class names were given (not "0".."K-1" made up from the labels).
+    `named`: the class names were given (not "0".."K-1" made up from the labels). `resize_to`
+    (H, W): images are resized to it as they are read (`pixels`), batch by batch.
     """
 
     x: np.ndarray
@@ -43,6 +46,7 @@ class Dataset:
     raw: bool = False
     float_scale: float = 1.0
     named: bool = True
+    resize_to: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if self.x.dtype not in PIXEL_DTYPES or self.x.ndim != 4 or not self.x.flags.c_contiguous:
@@ -62,18 +66,19 @@ class Dataset:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        """One image's (C, H, W)."""
+        """One image's (C, H, W) as read (after `resize_to`)."""
         _, c, h, w = self.x.shape
-        return c, h, w
+        return (c, *self.resize_to) if self.resize_to else (c, h, w)
 
     def pixels(self, index: slice | np.ndarray = slice(None)) -> np.ndarray:
-        """The images at `index` as float32: x / 255 for uint8, x / 65535 for uint16, else as stored; a new array."""
+        """The images at `index` as float32: x / 255 for uint8, x / 65535 for uint16, else as stored,
+        resized to `resize_to` if set; a new array."""
         part = self.x[index] if isinstance(index, slice) else np.take(self.x, index, axis=0)
         out = part.astype(np.float32)  # copies
         divisor = _DIVISORS.get(self.x.dtype)
         if divisor is not None:
             out /= divisor
-        return out
+        return resize_bilinear(out, *self.resize_to) if self.resize_to else out
 
     def batch(self, index: slice | np.ndarray) -> np.ndarray:
         """The images at `index` as the network sees them: pixels, standardised with mean and std if set."""
@@ -151,14 +156,15 @@ def split_validation(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, 
 def channel_stats(train: Dataset) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and std (float32 [C]) of `train`; a constant channel gets std 1."""
     channels = train.shape[0]
-    count = train.x.size // channels
+    count = len(train) * math.prod(train.shape[1:])
+    chunk = max(1, _CHUNK_BYTES // (4 * math.prod(train.shape)))
     total = np.zeros(channels)
-    for start in range(0, len(train), _CHUNK):
-        total += train.pixels(slice(start, start + _CHUNK)).sum(axis=(0, 2, 3), dtype=np.float64)
+    for start in range(0, len(train), chunk):
+        total += train.pixels(slice(start, start + chunk)).sum(axis=(0, 2, 3), dtype=np.float64)
     mean = (total / count).astype(np.float32)
     squares = np.zeros(channels)
-    for start in range(0, len(train), _CHUNK):
-        centred = train.pixels(slice(start, start + _CHUNK)) - mean[:, None, None]
+    for start in range(0, len(train), chunk):
+        centred = train.pixels(slice(start, start + chunk)) - mean[:, None, None]
         squares += np.square(centred, dtype=np.float64).sum(axis=(0, 2, 3))
     std = np.sqrt(squares / count).astype(np.float32)
     std[std < 1e-7] = 1.0

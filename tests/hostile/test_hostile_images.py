@@ -190,3 +190,26 @@ def test_float_splits_on_different_scales_are_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"float images are on different scales \(x: float pixels in \[0, 1\]; "
                                          r"x_test: float pixels in 0..255 / 255, max 2\d\d\)"):
         load_data(str(tmp_path / "d.npz"))
+
+
+def test_resize_happens_batch_by_batch_under_a_memory_limit() -> None:
+    # 2,000 images of 28x28 resized to 224x224 are 400 MB of float32 at once; under a 250 MB margin
+    # only batch-by-batch resizing (statistics included) fits. Reference: the eager result on 3 images.
+    code = """
+import resource
+import numpy as np
+from cnncli.data import Dataset, fit_to_input, normalize
+from cnncli.data.resize import resize_bilinear
+used = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+resource.setrlimit(resource.RLIMIT_DATA, (used + 250_000_000, resource.RLIM_INFINITY))
+x = np.random.default_rng(0).integers(0, 256, (2000, 1, 28, 28), dtype=np.uint8)
+ds = fit_to_input(Dataset(x, np.zeros(2000, np.int64), ["a"], "mem"), (1, 224, 224), "resize")
+(fitted,), mean, std = normalize(ds)
+eager = resize_bilinear(x[:3].astype(np.float32) / 255, 224, 224)
+assert np.allclose(fitted.batch(slice(0, 3)), (eager - mean[0]) / std[0], atol=1e-5)
+print("ok", fitted.shape)
+"""
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "ok (1, 224, 224)", done.stderr[-500:]
