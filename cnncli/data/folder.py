@@ -52,7 +52,14 @@ def load_folder(root: Path, channels: int | None, progress: Progress) -> Loaded:
 
 
 def _subfolders(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return sorted(p.name for p in _entries(folder) if p.is_dir() and not p.name.startswith("."))
+
+
+def _entries(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except OSError as exc:
+        raise UsageError(f"cannot list the data folder {folder}: {exc.strerror or exc}") from None
 
 
 def _listing(folder: Path, names: list[str], classes: list[str]) -> Labelled:
@@ -66,7 +73,7 @@ def _listing(folder: Path, names: list[str], classes: list[str]) -> Labelled:
     files: Labelled = []
     for name in names:
         images = sorted(
-            p for p in (folder / name).iterdir()
+            p for p in _entries(folder / name)
             if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
         )
         if not images:
