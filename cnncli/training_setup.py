@@ -5,8 +5,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnncli.data import Dataset, apply_normalization, fit_to_input, load_data, normalize, split_validation
+from cnncli.data import Dataset, fit_to_input, load_data, normalize, split_validation
 from cnncli.data.fit import FitMode
+from cnncli.data.preprocessing import Preprocessing, match_classes
 from cnncli.data.progress import Progress
 from cnncli.errors import UsageError
 from cnncli.graph import Graph
@@ -60,11 +61,11 @@ def prepare_training_data(graph: Graph, data: str, val: float, seed: int, fit: F
     return PreparedData(train, validation, test, mean, std, train.classes, train.source)
 
 
-def prepare_eval_data(graph: Graph, data: str, mean: list[float], std: list[float], fit: FitMode,
-                      progress: Progress | None = None) -> Dataset:
-    """The test split (or the whole set when there is none), normalised with the stored statistics."""
+def prepare_eval_data(graph: Graph, data: str, preprocessing: Preprocessing, classes: list[str],
+                      fit: FitMode | None = None, progress: Progress | None = None) -> Dataset:
+    """The test split (or the whole set when there is none) as the run's network input: read by its own
+    dtype and bit depth, fitted and standardised as in training (`fit` overrides the run's fit), its
+    labels matched to the training classes by name (a subset is fine; other names are refused)."""
     chw = _input_chw(graph)
     train, test = load_data(data, progress, channels=chw[0])
-    check_output_fits_labels(graph, train.classes)
-    chosen = fit_to_input(test if test is not None else train, chw, fit)
-    return apply_normalization(chosen, np.asarray(mean, np.float32), np.asarray(std, np.float32))
+    return preprocessing.apply(match_classes(test if test is not None else train, classes), fit)

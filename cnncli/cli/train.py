@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from cnncli.cli.common import load_graph
+from cnncli.cli.fit_options import chosen_fit, fit_options
 from cnncli.errors import UsageError
 from cnncli.extras import require
 from cnncli.report import console
@@ -48,8 +49,7 @@ def download_progress():  # type: ignore[no-untyped-def]
 @click.option("--threads", type=click.IntRange(min=1), help="Threads for the engine [all cores].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder [runs/<spec name>].")
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint in --out.")
-@click.option("--pad", "fit", flag_value="pad", help="Zero-pad smaller images to the spec's input size.")
-@click.option("--resize", "fit", flag_value="resize", help="Resize images to the spec's input size.")
+@fit_options
 @click.option("--engine", type=click.Choice(["numba", "torch"]), default="numba", show_default=True,
               help="Our Numba engine, or PyTorch (pip install 'cnncli[torch]'; GPUs, torchrun).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True,
@@ -59,7 +59,7 @@ def download_progress():  # type: ignore[no-untyped-def]
 def train(spec: str, data: str, epochs: int | None, batch_size: int | None, lr: float | None,
           optimizer: str | None, momentum: float | None, weight_decay: float | None, schedule: str | None,
           warmup: float | None, val: float | None, seed: int | None, threads: int | None, out: Path | None,
-          resume: bool, fit: str | None, engine: str, device: str, sync_bn: bool) -> None:
+          resume: bool, pad: bool, resize: bool, engine: str, device: str, sync_bn: bool) -> None:
     """Train SPEC on real data with the built-in Numba engine.
 
     Settings come from the spec's `train:` section; flags win. Every epoch writes
@@ -86,7 +86,8 @@ def train(spec: str, data: str, epochs: int | None, batch_size: int | None, lr: 
     from cnncli.cli.train_run import run_training  # the engine (and Numba) load only now
 
     try:
-        run_training(loaded, graph, config, data, out_dir, resume, fit or "error", download_progress(), engine,
+        run_training(loaded, graph, config, data, out_dir, resume, chosen_fit(pad, resize) or "error",
+                     download_progress(), engine,
                      placement, sync_bn)
     finally:
         if placement is not None:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from cnncli.atomic import atomic_writer
+from cnncli.data.preprocessing import Preprocessing
 from cnncli.errors import UsageError
 
 FORMAT = "cnncli-checkpoint"
@@ -91,6 +92,22 @@ def validate_inference_header(path: Path, meta: dict[str, Any]) -> None:
     classes = meta.get("classes")
     if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
         raise UsageError(f"{path}: damaged checkpoint header: 'classes' should be a list of class names")
+
+
+def run_preprocessing(path: Path, meta: dict[str, Any]) -> Preprocessing:
+    """How the run turned stored data into network input (validated): train, evaluate, predict and the
+    exports all use it. Checkpoints written before it was recorded trained on 8-bit pixels."""
+    validate_inference_header(path, meta)
+    if "preprocessing" in meta:
+        return Preprocessing.from_json(meta["preprocessing"], str(path))
+    norm, shape = meta["normalization"], meta.get("input_shape")
+    if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(v, int) for v in shape)):
+        raise UsageError(f"{path}: damaged checkpoint header: 'input_shape' should be [C, H, W], got {shape!r:.80}")
+    fit = {"error": "none"}.get(meta.get("fit", "error"), meta.get("fit"))
+    try:
+        return Preprocessing(1 / 255, False, *shape, fit, tuple(norm["mean"]), tuple(norm["std"]))
+    except ValueError as err:
+        raise UsageError(f"{path}: damaged checkpoint header: {err}") from None
 
 
 def validate_resume(path: Path, meta: dict[str, Any], saved: dict[str, np.ndarray], expected: dict[str, np.ndarray],

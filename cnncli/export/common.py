@@ -30,15 +30,11 @@ class InputTransform:
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any], where: str = "checkpoint") -> InputTransform:
-        """From a checkpoint's header: its preprocessing record (raw float data: scale 1); runs saved before
-        that record existed trained on 8-bit images."""
-        if "preprocessing" in meta:
-            from cnncli.data.preprocessing import Preprocessing
+        """From a checkpoint's header: the run's preprocessing (raw float data: scale 1)."""
+        from cnncli.engine.checkpoint import run_preprocessing
 
-            pre = Preprocessing.from_json(meta["preprocessing"], where)
-            return cls(1.0 if pre.raw else pre.scale, pre.mean, pre.std)
-        norm = meta["normalization"]
-        return cls(1 / 255, tuple(map(float, norm["mean"])), tuple(map(float, norm["std"])))
+        pre = run_preprocessing(Path(where), meta)
+        return cls(1.0 if pre.raw else pre.scale, pre.mean, pre.std)
 
     def describe(self) -> str:
         """One line for docstrings: what the model expects and does first."""
@@ -86,10 +82,9 @@ def initial_state(graph: Graph, seed: int) -> dict[str, np.ndarray]:
 
 def checkpoint_state(graph: Graph, path: Path) -> tuple[dict[str, np.ndarray], InputTransform]:
     """Weights and input transform from a checkpoint of this spec (refused, saying why, if it is not)."""
-    from cnncli.engine.checkpoint import check_compatible, load_checkpoint, validate_inference_header
+    from cnncli.engine.checkpoint import check_compatible, load_checkpoint
 
     arrays, _, meta = load_checkpoint(path)
-    validate_inference_header(path, meta)
     expected = {f"{node.name}/{name}": np.empty(shape, np.float32) for node in graph.nodes
                 for name, shape in {**node.layer.param_shapes(), **node.layer.buffer_shapes()}.items()}
     check_compatible(path, meta, arrays, expected, graph.signature())

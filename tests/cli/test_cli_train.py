@@ -64,8 +64,12 @@ def test_train_evaluate_predict(setup):
     image = np.full((10, 10), 20, np.uint8)
     image[6:10, 6:10] = 255
     Image.fromarray(image).save(setup / "br.png")
-    result = invoke("predict", setup / "tiny.yaml", "--weights", out / "last.npz", setup / "br.png", "-k", "2")
-    assert result.exit_code == 0 and "br (" in result.stdout.split("br.png")[1].split("│")[1]
+    result = invoke("predict", setup / "tiny.yaml", "--weights", out / "last.npz", setup / "br.png", "-k", "2",
+                    "--format", "json")
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)["predictions"]
+    assert row["image"].endswith("br.png") and row["top"][0]["class"] == "br" and len(row["top"]) == 2
+    assert row["top"][0]["probability"] > row["top"][1]["probability"]
 
 
 def test_existing_run_is_never_overwritten_and_resume_extends_it(setup):
@@ -84,7 +88,7 @@ def test_existing_run_is_never_overwritten_and_resume_extends_it(setup):
 
 @pytest.mark.parametrize("data,message", [
     ("nowhere.npz", "not found"),
-    ("bad.npz", "x"),
+    ("bad.npz", "missing array 'x' (found: none of x, y, x_test, y_test, classes)"),
     ("wrong_size.npz", "--pad"),
 ])
 def test_data_errors_are_one_clear_message(setup, data, message):
@@ -96,12 +100,49 @@ def test_data_errors_are_one_clear_message(setup, data, message):
     assert result.stderr.startswith("error:")
 
 
-def test_pad_fits_smaller_images(setup):
+def test_pad_fits_smaller_images_and_predict_pads_as_training_did(setup):
+    """Reference: the trained network on the image zero-padded (centred) and standardised by hand."""
     x, y = blobs(60, 3, size=8)
     np.savez(setup / "small.npz", x=x, y=y)
     result = invoke("train", setup / "tiny.yaml", "--data", setup / "small.npz", "--out", setup / "r", "--pad",
                     "--epochs", "1")
     assert result.exit_code == 0, result.output
+    from cnncli.engine.checkpoint import load_checkpoint
+
+    _, _, meta = load_checkpoint(setup / "r" / "last.npz")
+    pre = meta["preprocessing"]
+    assert (pre["fit"], pre["height"], pre["width"]) == ("pad", 10, 10)
+    Image.fromarray(x[0]).save(setup / "small.png")
+    result = invoke("predict", setup / "tiny.yaml", "--weights", setup / "r" / "last.npz", setup / "small.png",
+                    "--format", "json", "-k", "3")
+    assert result.exit_code == 0, result.output
+    got = {t["class"]: t["probability"] for t in json.loads(result.stdout)["predictions"][0]["top"]}
+
+    from cnncli.cli.common import load_graph
+    from cnncli.engine.restore import restore_network
+
+    _, graph = load_graph(str(setup / "tiny.yaml"))
+    network, _ = restore_network(graph, setup / "r" / "last.npz")
+    padded = np.pad(x[0].astype(np.float32) / 255, 1)  # 8x8 centred in 10x10
+    standardised = ((padded - pre["mean"][0]) / pre["std"][0])[None, None].astype(np.float32)
+    expected = network.predict_proba(standardised)[0]
+    for index, name in enumerate(meta["classes"]):
+        assert got[name] == pytest.approx(float(expected[index]), rel=1e-5, abs=1e-7)
+
+
+def test_evaluate_matches_classes_by_name_and_refuses_unknown_ones(setup):
+    out = setup / "run"
+    assert invoke("train", setup / "tiny.yaml", "--data", setup / "blobs.npz", "--out", out, "--epochs", "1"
+                  ).exit_code == 0
+    x, y = blobs(30, 5)
+    keep = y > 0  # only 'mid' and 'br', named in another order
+    np.savez(setup / "two.npz", x=x[keep], y=2 - y[keep], classes=np.array(["br", "mid"]))
+    result = invoke("evaluate", setup / "tiny.yaml", "--weights", out / "last.npz", "--data", setup / "two.npz")
+    assert result.exit_code == 0, result.output
+    assert f"on {keep.sum()} images" in result.stdout and "(numba engine)" in result.stdout
+    np.savez(setup / "other.npz", x=x, y=y, classes=np.array(["tl", "mid", "cat"]))
+    result = invoke("evaluate", setup / "tiny.yaml", "--weights", out / "last.npz", "--data", setup / "other.npz")
+    assert result.exit_code == 1 and "classes 'cat' are not among the 3 classes" in result.stderr
 
 
 def test_class_count_must_match_the_last_layer(setup):
