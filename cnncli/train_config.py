@@ -8,6 +8,11 @@
       warmup: 1                              # epochs of linear warm-up
       seed: 0
       val: 0.1                               # fraction of the training data held out
+      augment: {crop: 4, flip: true, rotate: 10, shift: 0.1, cutout: 8}   # all off by default
+      label_smoothing: 0.1                   # PyTorch's cross_entropy(label_smoothing=...)
+      clip_grad_norm: 1.0                    # torch.nn.utils.clip_grad_norm_ over all gradients
+      patience: 5                            # stop after 5 epochs without a better monitored value
+      monitor: val_acc                       # or val_loss: what best.npz and patience follow
 """
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cnncli.errors import Position, SpecError
-from cnncli.layers.args import Arg, ArgContext, parse_args
+from cnncli.layers.args import Arg, ArgContext, describe, parse_args
 
 OPTIMIZER_ARGS: dict[str, dict[str, Arg]] = {
     "sgd": {"lr": Arg("float", 0.01, minimum=0, above=True),
@@ -37,8 +42,43 @@ TRAIN_ARGS = {
     "optimizer": Arg("activation", "adam"), "schedule": Arg("activation", "constant"),
     "warmup": Arg("float", 0.0, minimum=0), "seed": Arg("int", 0, minimum=0, maximum=2**63 - 1),
     "val": Arg("float", 0.1, minimum=0, maximum=1, below=True),
+    "augment": Arg("activation", None), "label_smoothing": Arg("float", 0.0, minimum=0, maximum=1),
+    "clip_grad_norm": Arg("float", 0.0, minimum=0), "patience": Arg("int", 0, minimum=0),
+    "monitor": Arg("activation", "val_acc"),
 }
+AUGMENT_ARGS = {
+    "crop": Arg("int", 0, minimum=0, maximum=1024), "flip": Arg("bool", False),
+    "rotate": Arg("float", 0.0, minimum=0, maximum=180), "shift": Arg("float", 0.0, minimum=0, maximum=1, below=True),
+    "cutout": Arg("int", 0, minimum=0),
+}
+MONITORS = ("val_acc", "val_loss")
 MAX_THREADS = 256
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Which augmentations are on (all off by default); cnncli.training.augment applies them."""
+
+    crop: int = 0
+    flip: bool = False
+    rotate: float = 0.0
+    shift: float = 0.0
+    cutout: int = 0
+
+    @property
+    def active(self) -> bool:
+        return bool(self.crop or self.flip or self.rotate or self.shift or self.cutout)
+
+    def describe(self) -> str:
+        """For the run's header line: 'crop 4, flip, rotate ±10°, shift ±0.1, cutout 8' or 'none'."""
+        parts = [f"crop {self.crop}" if self.crop else "", "flip" if self.flip else "",
+                 f"rotate ±{self.rotate:g}°" if self.rotate else "", f"shift ±{self.shift:g}" if self.shift else "",
+                 f"cutout {self.cutout}" if self.cutout else ""]
+        return ", ".join(p for p in parts if p) or "none"
+
+    def to_json(self) -> dict[str, float | int | bool]:
+        return {"crop": self.crop, "flip": self.flip, "rotate": self.rotate, "shift": self.shift,
+                "cutout": self.cutout}
 
 
 @dataclass(frozen=True)
@@ -52,6 +92,11 @@ class TrainConfig:
     warmup: float = 0.0
     seed: int = 0
     val: float = 0.1
+    augment: Augment = Augment()
+    label_smoothing: float = 0.0
+    clip_grad_norm: float = 0.0  # 0: no clipping
+    patience: int = 0  # 0: no early stopping
+    monitor: str = "val_acc"
 
     @property
     def lr(self) -> float:
@@ -68,7 +113,18 @@ class TrainConfig:
     def to_json(self) -> dict[str, Any]:
         return {"epochs": self.epochs, "batch_size": self.batch_size,
                 "optimizer": {self.optimizer: self.optimizer_args}, "schedule": {self.schedule: self.schedule_args},
-                "warmup": self.warmup, "seed": self.seed, "val": self.val}
+                "warmup": self.warmup, "seed": self.seed, "val": self.val, "augment": self.augment.to_json(),
+                "label_smoothing": self.label_smoothing, "clip_grad_norm": self.clip_grad_norm,
+                "patience": self.patience, "monitor": self.monitor}
+
+    def describe_extras(self) -> str:
+        """The regularisation settings for the run's header line ('' when all are off)."""
+        parts = [f"augment: {self.augment.describe()}" if self.augment.active else "",
+                 f"label smoothing {self.label_smoothing:g}" if self.label_smoothing else "",
+                 f"clip grad norm {self.clip_grad_norm:g}" if self.clip_grad_norm else "",
+                 f"early stopping after {self.patience} epochs without a better {self.monitor}"
+                 if self.patience else ""]
+        return "; ".join(p for p in parts if p)
 
 
 def _choice(value: Any, table: dict[str, dict[str, Arg]], what: str, ctx: ArgContext) -> tuple[str, dict[str, Any]]:
@@ -95,8 +151,28 @@ def load_train_config(section: dict[str, Any], file: str, positions: dict[str, P
     args = parse_args(TRAIN_ARGS, dict(section), ctx)
     optimizer, optimizer_args = _choice(args.pop("optimizer"), OPTIMIZER_ARGS, "optimizer", ctx)
     schedule, schedule_args = _choice(args.pop("schedule"), SCHEDULE_ARGS, "schedule", ctx)
+    args["augment"] = _augment(args["augment"], ctx)
+    args["monitor"] = _monitor(args["monitor"], ctx)
     return _consistent(TrainConfig(optimizer=optimizer, optimizer_args=optimizer_args, schedule=schedule,
                                    schedule_args=schedule_args, **args), positions.get("warmup"))
+
+
+def _augment(value: Any, ctx: ArgContext) -> Augment:
+    """`augment: {crop: 4, flip: true, ...}` (absent or null: none)."""
+    if value is None:
+        return Augment()
+    if not isinstance(value, dict):
+        raise ctx.error("augment", f"augment is a mapping such as {{crop: 4, flip: true}} (its arguments: "
+                                   f"{', '.join(AUGMENT_ARGS)}), got {describe(value)}")
+    sub = ArgContext("augment", f"{ctx.path}.augment", ctx.value_pos.get("augment"),
+                     dict(getattr(value, "value_pos", {})))
+    return Augment(**parse_args(AUGMENT_ARGS, dict(value), sub))
+
+
+def _monitor(value: Any, ctx: ArgContext) -> str:
+    if value not in MONITORS:
+        raise ctx.error("monitor", f"monitor is {' or '.join(MONITORS)}, got {describe(value)}")
+    return str(value)
 
 
 def _consistent(config: TrainConfig, warmup_pos: Position | None = None) -> TrainConfig:
@@ -126,8 +202,11 @@ def check_threads(threads: int | None) -> int | None:
 def with_overrides(config: TrainConfig, **flags: Any) -> TrainConfig:
     """Command-line flags win over the spec; None means 'not given'. `lr`, `momentum` and
     `weight_decay` go into the optimizer's arguments; a new optimizer starts from its defaults."""
-    flags = {k: _flag(TRAIN_ARGS, k, v) if k in TRAIN_ARGS and k not in ("optimizer", "schedule") else v
+    flags = {k: _flag(TRAIN_ARGS, k, v) if k in TRAIN_ARGS and k not in ("optimizer", "schedule", "monitor") else v
              for k, v in flags.items() if v is not None}
+    augment = {k: _flag(AUGMENT_ARGS, k, flags.pop(k)) for k in AUGMENT_ARGS if k in flags}
+    if augment:
+        flags["augment"] = replace(config.augment, **augment)
     optimizer = flags.pop("optimizer", config.optimizer)
     if optimizer != config.optimizer:
         optimizer_args = parse_args(OPTIMIZER_ARGS[optimizer], {}, ArgContext(optimizer, "--optimizer", None, {}))

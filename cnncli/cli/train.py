@@ -11,7 +11,7 @@ from cnncli.cli.fit_options import chosen_fit, fit_options
 from cnncli.errors import UsageError
 from cnncli.extras import require
 from cnncli.report import console
-from cnncli.train_config import OPTIMIZER_ARGS, SCHEDULE_ARGS, load_train_config, with_overrides
+from cnncli.train_config import MONITORS, OPTIMIZER_ARGS, SCHEDULE_ARGS, load_train_config, with_overrides
 
 
 def download_progress():  # type: ignore[no-untyped-def]
@@ -49,6 +49,17 @@ def download_progress():  # type: ignore[no-untyped-def]
 @click.option("--threads", type=click.IntRange(min=1), help="Threads for the engine [all cores].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder [runs/<spec name>].")
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint in --out.")
+@click.option("--crop", type=click.IntRange(min=0), help="Augment: pad N black pixels, crop back at random [0: off].")
+@click.option("--flip/--no-flip", default=None, help="Augment: mirror left-right half of the images [off].")
+@click.option("--rotate", type=click.FloatRange(0, 180), help="Augment: rotate by up to ±DEG degrees [0].")
+@click.option("--shift", type=click.FloatRange(0, 1, max_open=True),
+              help="Augment: move by up to ±FRAC of the width and height [0].")
+@click.option("--cutout", type=click.IntRange(min=0), help="Augment: zero an NxN square at random (Cutout) [0].")
+@click.option("--label-smoothing", type=click.FloatRange(0, 1), help="Label smoothing as PyTorch's [0].")
+@click.option("--clip-grad-norm", type=click.FloatRange(min=0), help="Clip the gradient's L2 norm to X [0: off].")
+@click.option("--patience", type=click.IntRange(min=0),
+              help="Stop after N epochs without a better --monitor value [0: never].")
+@click.option("--monitor", type=click.Choice(MONITORS), help="What best.npz and --patience follow [val_acc].")
 @fit_options
 @click.option("--engine", type=click.Choice(["numba", "torch"]), default="numba", show_default=True,
               help="Our Numba engine, or PyTorch (pip install 'cnncli[torch]'; GPUs, torchrun).")
@@ -59,12 +70,18 @@ def download_progress():  # type: ignore[no-untyped-def]
 def train(spec: str, data: str, epochs: int | None, batch_size: int | None, lr: float | None,
           optimizer: str | None, momentum: float | None, weight_decay: float | None, schedule: str | None,
           warmup: float | None, val: float | None, seed: int | None, threads: int | None, out: Path | None,
-          resume: bool, pad: bool, resize: bool, engine: str, device: str, sync_bn: bool) -> None:
+          resume: bool, crop: int | None, flip: bool | None, rotate: float | None, shift: float | None,
+          cutout: int | None, label_smoothing: float | None, clip_grad_norm: float | None, patience: int | None,
+          monitor: str | None, pad: bool, resize: bool, engine: str, device: str, sync_bn: bool) -> None:
     """Train SPEC on real data with the built-in Numba engine.
 
     Settings come from the spec's `train:` section; flags win. Every epoch writes
-    OUT/last.npz (atomically), appends OUT/metrics.jsonl and redraws OUT/curves.png.
+    OUT/last.npz (atomically), appends OUT/metrics.jsonl and redraws OUT/curves.png;
+    with validation, OUT/best.npz holds the epoch with the best --monitor value.
     Ctrl-C saves the exact position; `--resume` continues from it.
+
+    Augmentation (--crop, --flip, --rotate, --shift, --cutout; off by default) changes each
+    training batch as it is drawn, the same way in both engines; validation and test never.
 
     --engine torch trains the same network with PyTorch (same settings, data, checkpoints:
     a run continues in either engine). Under torchrun it trains with DistributedDataParallel;
@@ -76,12 +93,16 @@ def train(spec: str, data: str, epochs: int | None, batch_size: int | None, lr: 
       cnn train lenet5_relu --data mnist
       cnn train specs/lenet5.yaml --data mnist --epochs 3 --lr 0.002 --out runs/lenet
       cnn train my.yaml --data ./images --resize --val 0.2
+      cnn train my.yaml --data ./photos --crop 4 --flip --patience 5
     """
     placement = _placement(engine, device, sync_bn, threads)
     loaded, graph = load_graph(spec)
     config = with_overrides(load_train_config(loaded.train, loaded.file, loaded.train_positions),
                             epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum,
-                            weight_decay=weight_decay, schedule=schedule, warmup=warmup, val=val, seed=seed)
+                            weight_decay=weight_decay, schedule=schedule, warmup=warmup, val=val, seed=seed,
+                            crop=crop, flip=flip, rotate=rotate, shift=shift, cutout=cutout,
+                            label_smoothing=label_smoothing, clip_grad_norm=clip_grad_norm, patience=patience,
+                            monitor=monitor)
     out_dir = out or Path("runs") / Path(loaded.file).stem
     from cnncli.cli.train_run import run_training  # the engine (and Numba) load only now
 

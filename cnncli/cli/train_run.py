@@ -1,7 +1,8 @@
 """The body of `cnn train` once settings are known: data, the engine, the loop, the run folder.
 
 The run folder holds one run: `last.npz` (the checkpoint: weights, optimizer, position, the
-history), `metrics.jsonl` (rewritten from the checkpoint's history each time it is saved, so the
+history), `best.npz` (the checkpoint of the epoch with the best monitored validation value),
+`metrics.jsonl` (rewritten from the checkpoint's history each time it is saved, so the
 two never disagree) and `curves.png` (redrawn at the same time). Under torchrun only process 0
 prints and writes.
 """
@@ -25,11 +26,13 @@ from cnncli.errors import UsageError
 from cnncli.graph import Graph
 from cnncli.report import console
 from cnncli.spec import Spec
-from cnncli.train_config import TrainConfig
+from cnncli.train_config import Augment, TrainConfig
+from cnncli.training.augment import check_augment_fits, looks_like_digits
 from cnncli.training.loop import CHECKPOINT, Backend, Progress, TrainingStopped, TrainLoop
+from cnncli.training.monitor import BEST, describe_value
 from cnncli.training_setup import PreparedData, prepare_training_data
 
-RUN_FILES = ("metrics.jsonl", "curves.png")
+RUN_FILES = ("metrics.jsonl", "curves.png", BEST)
 
 
 def check_out_dir(out_dir: Path, resume: bool) -> None:
@@ -71,7 +74,22 @@ def saved_config(meta: dict[str, Any]) -> dict[str, Any]:
     (schedule, schedule_args), = saved["schedule"].items()
     return {"batch_size": saved["batch_size"], "optimizer": optimizer, "optimizer_args": optimizer_args,
             "schedule": schedule, "schedule_args": schedule_args, "warmup": saved["warmup"],
-            "seed": saved["seed"], "val": saved["val"]}
+            "seed": saved["seed"], "val": saved["val"], "augment": Augment(**saved.get("augment", {})),
+            "label_smoothing": saved.get("label_smoothing", 0.0), "clip_grad_norm": saved.get("clip_grad_norm", 0.0),
+            "patience": saved.get("patience", 0), "monitor": saved.get("monitor", "val_acc")}
+
+
+def check_settings(config: TrainConfig, graph: Graph, data: str, classes: list[str]) -> None:
+    """Settings that need validation data or do not fit the images; a flip on digits is only warned about."""
+    if config.patience and not config.val:
+        raise UsageError(f"--patience {config.patience} needs validation data to watch; drop --val 0 (or set "
+                         f"--val 0.1), or drop --patience")
+    problem = check_augment_fits(config.augment, *graph.input_shape[1:3])
+    if problem:
+        raise UsageError(f"augmentation: {problem}")
+    if config.augment.flip and looks_like_digits(data, classes):
+        console.warning("--flip on digits: a mirrored digit can read as another one (or as none); "
+                        "consider --crop, --rotate or --shift instead")
 
 
 def _check_same_data(meta: dict[str, Any], data: str, fingerprint: str, path: Path) -> None:
@@ -139,13 +157,15 @@ def run_training(spec: Spec, graph: Graph, config: TrainConfig, data: str, out_d
     meta = _run_meta(spec, graph, prepared, data, fit)
     if saved_meta is not None:
         _check_same_data(saved_meta, data, meta["data_fingerprint"], out_dir / CHECKPOINT)
+    check_settings(config, graph, data, prepared.classes)
     console.info(f"data: {prepared.source}; train {len(prepared.train):,}, validation "
                  f"{len(prepared.val) if prepared.val else 0:,}, test {len(prepared.test) if prepared.test else 0:,} "
                  f"images of {list(prepared.train.shape)}")
     backend = _backend(engine, graph, config, placement, sync_bn)
     with (TrainingView(config.epochs) if main else Silent()) as view:
         loop = TrainLoop(backend, config, prepared.train, prepared.val, out_dir, meta, view,
-                         on_saved=lambda p: write_run_files(out_dir, p, loop.steps_per_epoch))
+                         on_saved=lambda p: write_run_files(out_dir, p, loop.steps_per_epoch),
+                         on_estimate=view.estimate if main else None)
         if resume:
             saved = loop.resume(out_dir / CHECKPOINT)
             if main:
@@ -157,7 +177,8 @@ def run_training(spec: Spec, graph: Graph, config: TrainConfig, data: str, out_d
         epochs = f"{config.epochs} epoch" + ("" if config.epochs == 1 else "s")
         console.info(f"training {spec.name} with the {engine} engine{where}: {epochs}, batch {config.batch_size}{per}, "
                      f"{config.optimizer} lr {config.lr:g}, {config.schedule} schedule, seed {config.seed}; "
-                     f"run folder {out_dir}")
+                     + (f"{config.describe_extras()}; " if config.describe_extras() else "")
+                     + f"run folder {out_dir}")
         try:
             history = loop.fit()
         except TrainingStopped as stopped:
@@ -165,11 +186,31 @@ def run_training(spec: Spec, graph: Graph, config: TrainConfig, data: str, out_d
             raise SystemExit(stopped.exit_code) from None
     if not main:
         return
+    if loop.stopped_early:
+        console.info(loop.stopped_early)
     console.out.print(epoch_table(history))
     if prepared.test is not None:
         loss, accuracy, predictions = backend.evaluate(prepared.test)
         console.out.print(f"[bold]test accuracy {accuracy:.2%}[/] (loss {loss:.4f}) on {len(prepared.test):,} images",
                           markup=True)
         console.out.print(confusion_matrix(prepared.test.y, predictions, prepared.classes))
-    console.out.print(f"checkpoint: {out_dir / CHECKPOINT}   curves: {out_dir / 'curves.png'}   "
+        _report_best(backend, prepared.test, out_dir, history[-1]["epoch"] if history else 0)
+    best = f"   best: {out_dir / BEST}" if (out_dir / BEST).exists() else ""
+    console.out.print(f"checkpoint: {out_dir / CHECKPOINT}{best}   curves: {out_dir / 'curves.png'}   "
                       f"metrics: {out_dir / 'metrics.jsonl'}")
+
+
+def _report_best(backend: Backend, test: Dataset, out_dir: Path, last_epoch: int) -> None:
+    """The test accuracy of best.npz too, when it holds an earlier epoch than the last (the backend then
+    holds the best weights)."""
+    if not (out_dir / BEST).exists():
+        return
+    network, optimizer, meta = load_checkpoint(out_dir / BEST)
+    best = meta.get("best") or {}
+    if meta["epoch"] == last_epoch:
+        return
+    backend.load(network, optimizer)
+    loss, accuracy, _ = backend.evaluate(test)
+    console.out.print(f"best.npz (epoch {meta['epoch']}, {best.get('monitor', 'val_acc')} "
+                      f"{describe_value(best.get('value', 0.0), best.get('monitor', 'val_acc'))}): test accuracy "
+                      f"{accuracy:.2%} (loss {loss:.4f})", highlight=False)

@@ -1,6 +1,7 @@
 """How training looks in the terminal: a progress bar per epoch, epoch rows, a confusion matrix."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -30,16 +31,35 @@ class Silent:
         pass
 
 
+def duration(seconds: float) -> str:
+    """'45 s', '4 min', '1 h 20 min' (rounded as a person would say it)."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def clock(seconds: float) -> str:
+    """h:mm:ss or m:ss."""
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 class TrainingView:
-    """Renders trainer events: a progress bar per epoch and one line per finished epoch."""
+    """Renders trainer events: a progress bar per epoch (with the epoch's and the run's time left), one
+    line per finished epoch, and the estimate of the run's time."""
 
     def __init__(self, epochs: int) -> None:
         self.epochs = epochs
         self.progress = Progress(
             TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.2%}  {task.fields[speed]:,.0f} img/s"),
-            TimeRemainingColumn(), console=console.err, transient=True)
+            TimeRemainingColumn(), TextColumn("run ETA {task.fields[eta]}"), console=console.err, transient=True)
         self.task: Any = None
+        self.batches, self.started, self.done_at_start = 0, 0.0, 0
 
     def __enter__(self) -> TrainingView:
         self.progress.start()
@@ -52,14 +72,25 @@ class TrainingView:
         if self.task is not None:
             self.progress.remove_task(self.task)
         self.task = self.progress.add_task("train", total=batches, completed=done, epoch=epoch + 1,
-                                           epochs=self.epochs, loss=0.0, acc=0.0, speed=0.0)
+                                           epochs=self.epochs, loss=0.0, acc=0.0, speed=0.0, eta="-:--")
+        self.batches, self.started, self.done_at_start = batches, time.perf_counter(), done
 
     def batch_end(self, epoch: int, batch: int, loss: float, accuracy: float, images_per_s: float) -> None:
-        self.progress.update(self.task, completed=batch, loss=loss, acc=accuracy, speed=images_per_s)
+        """The run's ETA: batches left in this and the later epochs at this epoch's seconds per batch."""
+        per_batch = (time.perf_counter() - self.started) / max(batch - self.done_at_start, 1)
+        left = self.batches - batch + (self.epochs - epoch - 1) * self.batches
+        self.progress.update(self.task, completed=batch, loss=loss, acc=accuracy, speed=images_per_s,
+                             eta=clock(left * per_batch))
+
+    def estimate(self, seconds: float, batches: int) -> None:
+        """The time the run should take, measured on its first batches."""
+        self.progress.console.print(f"estimated time: about {duration(seconds)} for {self.epochs} epoch"
+                                    f"{'' if self.epochs == 1 else 's'} (timed on {batches} batch"
+                                    f"{'' if batches == 1 else 'es'})", highlight=False)
 
     def epoch_end(self, record: dict[str, Any]) -> None:
         val = (f"  val loss {record['val_loss']:.4f}  val acc {record['val_acc']:.2%}"
-               if "val_loss" in record else "")
+               + ("  *best" if record.get("best") else "") if "val_loss" in record else "")
         self.progress.console.print(
             f"epoch {record['epoch']:>3}/{self.epochs}  train loss {record['train_loss']:.4f}  "
             f"train acc {record['train_acc']:.2%}{val}  lr {record['lr']:.3g}  {record['seconds']:.1f}s  "

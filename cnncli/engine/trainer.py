@@ -14,23 +14,41 @@ from cnncli.engine.optim import OPTIMIZERS, Optimizer
 from cnncli.train_config import TrainConfig
 from cnncli.training.loop import CHECKPOINT, Events, TrainingStopped, TrainLoop
 
-__all__ = ["CHECKPOINT", "NumbaBackend", "Trainer", "TrainingStopped", "evaluate"]
+__all__ = ["CHECKPOINT", "NumbaBackend", "Trainer", "TrainingStopped", "evaluate", "evaluate_scores"]
 
 
-def evaluate(network: Network, data: Dataset, batch_size: int = 256) -> tuple[float, float, np.ndarray]:
-    """(mean loss, accuracy, predicted classes) in evaluation mode."""
-    losses, predictions = 0.0, np.empty(len(data.y), np.int64)
+def evaluate_scores(network: Network, data: Dataset, batch_size: int = 256) -> tuple[float, np.ndarray]:
+    """(mean cross-entropy without label smoothing, logits [N, K]) in evaluation mode."""
+    losses, scores = 0.0, np.empty((len(data.y), network.graph.output.layer.out_shape[0]), np.float32)
     for start, (x, y) in zip(range(0, len(data.y), batch_size), iterate_batches(data, batch_size, False, None)):
         logits = np.ascontiguousarray(network.forward(x, training=False))
         loss, _ = softmax_cross_entropy(logits, y)
         losses += float(loss) * len(y)
-        predictions[start:start + len(y)] = logits.argmax(axis=1)
-    count = max(len(data.y), 1)
-    return losses / count, float((predictions == data.y).mean()) if len(data.y) else 0.0, predictions
+        scores[start:start + len(y)] = logits
+    return losses / max(len(data.y), 1), scores
+
+
+def evaluate(network: Network, data: Dataset, batch_size: int = 256) -> tuple[float, float, np.ndarray]:
+    """(mean loss, accuracy, predicted classes) in evaluation mode."""
+    loss, scores = evaluate_scores(network, data, batch_size)
+    predictions = scores.argmax(axis=1)
+    return loss, float((predictions == data.y).mean()) if len(data.y) else 0.0, predictions
+
+
+def clip_grad_norm(grad: np.ndarray, max_norm: float) -> float:
+    """torch.nn.utils.clip_grad_norm_ on the flat gradient: g ← g · min(1, max_norm / (‖g‖₂ + 1e-6)), in place;
+    returns ‖g‖₂ before clipping."""
+    wide = grad.astype(np.float64)
+    norm = float(np.sqrt(np.dot(wide, wide)))
+    coef = max_norm / (norm + 1e-6)
+    if coef < 1.0:
+        grad *= np.float32(coef)
+    return norm
 
 
 class NumbaBackend:
-    """Steps a Network with one of our optimizers on the flat parameter vector (one process)."""
+    """Steps a Network with one of our optimizers on the flat parameter vector (one process); the loss
+    takes the config's label smoothing, the gradient its norm clipping."""
 
     engine = "numba"
     rank, world = 0, 1
@@ -38,17 +56,20 @@ class NumbaBackend:
     def __init__(self, network: Network, config: TrainConfig) -> None:
         self.network, self.graph = network, network.graph
         self.optimizer: Optimizer = OPTIMIZERS[config.optimizer](network.flat.size, **config.optimizer_kwargs())
+        self.label_smoothing, self.clip = config.label_smoothing, config.clip_grad_norm
 
     def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, int, int]:
         net = self.network
         logits = np.ascontiguousarray(net.forward(x, training=True))
-        loss, dlogits = softmax_cross_entropy(logits, y)
+        loss, dlogits = softmax_cross_entropy(logits, y, self.label_smoothing)
         loss = float(loss)
         if not math.isfinite(loss):
             return loss, 0, len(y)
         net.backward(dlogits)
         if not np.isfinite(net.flat_grad).all():  # e.g. an inf pixel that ReLU or max-pooling hid from the loss
             return math.nan, 0, len(y)
+        if self.clip:
+            clip_grad_norm(net.flat_grad, self.clip)
         self.optimizer.step(net.flat, net.flat_grad, lr)
         return loss * len(y), int((logits.argmax(axis=1) == y).sum()), len(y)
 

@@ -2,9 +2,11 @@
 
 Same optimizers and rules as the Numba engine (torch.optim's SGD, Adam, AdamW with the spec's
 arguments; the learning rate set from the shared schedule before every step), the same mean
-cross-entropy (a final softmax is fused into it), the same data order. Under torchrun the
-module is wrapped in DistributedDataParallel, which averages gradients over the processes;
-each step's loss, accuracy and the Ctrl-C flag are summed over them with one all-reduce.
+cross-entropy (a final softmax is fused into it; label smoothing as nn.CrossEntropyLoss takes it),
+gradient norm clipping with clip_grad_norm_, the same data order. Under torchrun the module is
+wrapped in DistributedDataParallel, which averages gradients over the processes during backward,
+so clipping sees the averaged gradient; each step's loss, accuracy and the Ctrl-C flag are summed
+over the processes with one all-reduce.
 """
 from __future__ import annotations
 
@@ -51,7 +53,8 @@ class TorchBackend:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.model = nn.parallel.DistributedDataParallel(module, device_ids=ids)
         self.optimizer = _OPTIMIZERS[config.optimizer](module.parameters(), lr=config.lr, **config.optimizer_kwargs())
-        self.loss = nn.CrossEntropyLoss()
+        self.loss = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        self.clip = config.clip_grad_norm
         self.dropout_seed = config.seed
         torch.manual_seed(config.seed * 1000 + self.rank)  # dropout masks: reproducible, different per process
 
@@ -79,6 +82,8 @@ class TorchBackend:
         loss_sum, correct_sum, count, bad = totals.tolist()
         if bad:
             return math.nan, 0, int(count)
+        if self.clip:
+            nn.utils.clip_grad_norm_(self.module.parameters(), self.clip)
         self.optimizer.step()
         return loss_sum, int(correct_sum), int(count)
 

@@ -11,10 +11,17 @@ takes every world-th of them from r (what torch's DistributedSampler does with o
 permutation). With equal shares, the mean of the processes' mean-loss gradients is the gradient
 of the global batch, so N processes at batch B take the steps one process takes at batch N·B.
 A last global batch smaller than `world` is skipped (a process would get no images).
+
+Each drawn batch is augmented here (cnncli.training.augment) before the backend sees it, so both
+engines train on the same arrays. After every epoch with validation, `best.npz` is written beside
+`last.npz` when the monitored value improved (cnncli.training.monitor), and training stops early
+after `patience` epochs without improvement. The first batches of a run are timed for an estimate
+of the whole run (`on_estimate`).
 """
 from __future__ import annotations
 
 import math
+import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -27,15 +34,21 @@ from typing import Any, Protocol
 import numpy as np
 
 from cnncli import __version__
+from cnncli.atomic import atomic_writer
 from cnncli.data import Dataset
 from cnncli.engine.checkpoint import load_checkpoint, save_checkpoint, validate_resume
 from cnncli.engine.schedule import Schedule
 from cnncli.errors import UsageError
 from cnncli.graph import Graph
 from cnncli.train_config import TrainConfig
+from cnncli.training.augment import augment_batch, batch_rng
+from cnncli.training.monitor import BEST, best_epoch, better, describe_value, should_stop
 
 CHECKPOINT = "last.npz"
 STEP_LOSS_POINTS = 50  # per-step training loss kept for the curves: about this many points per epoch
+ESTIMATE_SKIP = 2  # batches not timed for the estimate (the first ones compile kernels)
+ESTIMATE_SECONDS = 1.5  # time the batches after those for at least this long (or the whole first epoch)
+EVAL_COST = 1 / 3  # time of an evaluated image relative to a trained one (a forward pass of three)
 
 
 class Events(Protocol):
@@ -146,10 +159,16 @@ class TrainLoop:
     """Trains `backend` on `train` with `config`, checkpointing into `out_dir` (process 0 writes)."""
 
     def __init__(self, backend: Backend, config: TrainConfig, train: Dataset, val: Dataset | None, out_dir: Path,
-                 meta: dict[str, Any], events: Events, on_saved: Callable[[Progress], None] | None = None) -> None:
-        """`on_saved(progress)` runs after each checkpoint is written (the CLI rewrites metrics and curves)."""
+                 meta: dict[str, Any], events: Events, on_saved: Callable[[Progress], None] | None = None,
+                 on_estimate: Callable[[float, int], None] | None = None) -> None:
+        """`on_saved(progress)` runs after each checkpoint is written (the CLI rewrites metrics and curves);
+        `on_estimate(seconds, batches)` once per `fit`, with the time the remaining epochs should take as
+        measured on that many batches."""
         self.backend, self.config, self.train, self.val = backend, config, train, val
-        self.on_saved = on_saved
+        self.on_saved, self.on_estimate = on_saved, on_estimate
+        self.stopped_early: str | None = None
+        mean, std = train.mean, train.std
+        self.black = None if mean is None or std is None else (-mean / std).astype(np.float32)
         self.out_dir, self.meta, self.events = out_dir, meta, events
         self.steps_per_epoch = steps_per_epoch(len(train.y), config.batch_size, backend.world)
         self.schedule = Schedule(kind=config.schedule, lr=config.lr, epochs=config.epochs,
@@ -157,10 +176,15 @@ class TrainLoop:
         self.data_rng = np.random.default_rng([config.seed, 2])
         self.progress = Progress()
         self._loss_block: list[float] = []
+        self._timing: list[float] | None = None  # batch end times of the first epoch of `fit`, for the estimate
 
     @property
     def checkpoint_path(self) -> Path:
         return self.out_dir / CHECKPOINT
+
+    @property
+    def best_path(self) -> Path:
+        return self.out_dir / BEST
 
     @property
     def is_main(self) -> bool:
@@ -178,10 +202,23 @@ class TrainLoop:
                 "world_size": self.backend.world, "epoch": p.epoch, "batch": p.batch, "step": p.step,
                 "partial": {"loss_sum": p.loss_sum, "correct": p.correct, "seen": p.seen},
                 "data_state": p.data_state, "dropout_state": self.backend.rng_state(),
-                "history": p.history, "step_losses": p.step_losses, "config": self.config.to_json()}
+                "history": p.history, "step_losses": p.step_losses, "config": self.config.to_json(),
+                "best": self._best_json(), "stopped_early": self.stopped_early}
         save_checkpoint(self.checkpoint_path, network, optimizer, meta)
         if self.on_saved is not None:
             self.on_saved(p)
+
+    def _best_json(self) -> dict[str, Any] | None:
+        best = best_epoch(self.progress.history, self.config.monitor)
+        return None if best is None else {"epoch": best[0], "monitor": self.config.monitor, "value": best[1],
+                                          "patience": self.config.patience}
+
+    def _save_best(self) -> None:
+        """Copy the checkpoint just written to best.npz (atomically: a crash leaves the previous best)."""
+        if not self.is_main:
+            return
+        with self.checkpoint_path.open("rb") as source, atomic_writer(self.best_path) as target:
+            shutil.copyfileobj(source, target)
 
     def resume(self, path: Path) -> dict[str, Any]:
         """Restore weights, optimizer, RNGs and position from a checkpoint of this spec (either engine)."""
@@ -202,10 +239,24 @@ class TrainLoop:
     # -- the loop -------------------------------------------------------------------------------
     def fit(self) -> list[dict[str, Any]]:
         """Train up to `config.epochs` epochs; returns the history (one record per epoch)."""
+        self._timing = []
         with stop_on_sigint() as stop:
             while self.progress.epoch < self.config.epochs:
+                # process 0 alone validates, so it decides for all
+                if self.backend.agree(should_stop(self.progress.history, self.config.monitor, self.config.patience)):
+                    self._stop_early()
+                    break
                 self._epoch(stop)
         return self.progress.history
+
+    def _stop_early(self) -> None:
+        epoch, value = best_epoch(self.progress.history, self.config.monitor) or (0, 0.0)
+        self.progress.history[-1]["early_stop"] = {"patience": self.config.patience, "best_epoch": epoch}
+        self.stopped_early = (f"early stopping after epoch {self.progress.epoch}: {self.config.monitor} has not "
+                              f"improved for {self.config.patience} epoch{'s' if self.config.patience > 1 else ''} "
+                              f"(best {describe_value(value, self.config.monitor)} after epoch {epoch}, kept in "
+                              f"{self.best_path})")
+        self.save()  # the checkpoint records that the run stopped
 
     def _epoch(self, stop: list[bool]) -> None:
         p = self.progress
@@ -218,9 +269,12 @@ class TrainLoop:
                                 self.backend.world)
         self.events.epoch_start(p.epoch, self.steps_per_epoch, p.batch)
         started, images = time.perf_counter(), 0
+        augment = self.config.augment
         for b, (x, y) in enumerate(islice(batches, p.batch, None), start=p.batch):
             if self.backend.agree(stop[0]):
                 self._stopped(f"interrupted in epoch {p.epoch + 1} after batch {b}")
+            if augment.active:
+                x = augment_batch(x, augment, batch_rng(self.config.seed, self.backend.rank, p.step), self.black)
             lr = self.schedule.lr_at(p.step)
             loss_sum, correct, count = self.backend.step(x, y, lr)
             if not math.isfinite(loss_sum):
@@ -234,19 +288,49 @@ class TrainLoop:
             p.loss_sum, p.correct, p.seen = p.loss_sum + loss_sum, p.correct + correct, p.seen + count
             self._record_step_loss(loss_sum / count)
             elapsed = time.perf_counter() - started
+            self._time_batch(elapsed, last=b + 1 == self.steps_per_epoch)
             self.events.batch_end(p.epoch, b + 1, p.loss_sum / p.seen, p.correct / p.seen,
                                   images / elapsed if elapsed > 0 else 0.0)
         seconds = time.perf_counter() - started
         record = {"epoch": p.epoch + 1, "train_loss": p.loss_sum / max(p.seen, 1),
                   "train_acc": p.correct / max(p.seen, 1), "lr": self.schedule.lr_at(max(p.step - 1, 0)),
                   "seconds": seconds, "images_per_s": images / seconds if seconds > 0 else 0.0}
+        improved = False
         if self.val is not None and len(self.val.y) and self.is_main:
             record["val_loss"], record["val_acc"], _ = self.backend.evaluate(self.val)
+            previous = best_epoch(p.history, self.config.monitor)
+            improved = better(record[self.config.monitor], previous[1] if previous else None, self.config.monitor)
+            record["best"] = improved
         p.history.append(record)
         p.epoch, p.batch = p.epoch + 1, 0
         p.data_state = self.data_rng.bit_generator.state  # where the next epoch's order starts
         self.save()
+        if improved:
+            self._save_best()
         self.events.epoch_end(record)
+
+    def _time_batch(self, elapsed: float, last: bool) -> None:
+        """Time the batches after the first ESTIMATE_SKIP; once ESTIMATE_SECONDS have passed (or the epoch
+        ends), report this `fit`'s whole time: what has passed, batches left × seconds per batch, and
+        validation at EVAL_COST of a trained image's time."""
+        marks = self._timing
+        if self.on_estimate is None or marks is None:
+            return
+        marks.append(elapsed)
+        count = len(marks) - ESTIMATE_SKIP
+        if count >= 1 and (marks[-1] - marks[ESTIMATE_SKIP - 1] >= ESTIMATE_SECONDS or last):
+            per_batch = (marks[-1] - marks[ESTIMATE_SKIP - 1]) / count
+        elif last:  # an epoch too short to skip the first batches
+            per_batch, count = marks[-1] / len(marks), len(marks)
+        else:
+            return
+        p = self.progress
+        batches_left = self.steps_per_epoch - p.batch + (self.config.epochs - p.epoch - 1) * self.steps_per_epoch
+        per_image = per_batch / (self.config.batch_size * self.backend.world)
+        val_images = len(self.val.y) if self.val is not None else 0
+        evaluations = (self.config.epochs - p.epoch) * val_images * per_image * EVAL_COST
+        self.on_estimate(elapsed + batches_left * per_batch + evaluations, count)
+        self._timing = None
 
     def _record_step_loss(self, loss: float) -> None:
         """Keep the mean loss of every block of steps (about STEP_LOSS_POINTS blocks per epoch)."""
