@@ -66,7 +66,8 @@ def _translate(x: np.ndarray, dy: np.ndarray, dx: np.ndarray, fill: np.ndarray) 
 
 
 def _affine(x: np.ndarray, degrees: float, shift: float, rng: np.random.Generator, fill: np.ndarray) -> np.ndarray:
-    """Rotate by θ about the centre, then move by (ty, tx): out(p) = x(R(−θ)·(p − centre − t) + centre), nearest."""
+    """Rotate by θ counter-clockwise (as shown, rows pointing down) about the centre, then move by (ty, tx):
+    out(p) = x(R(−θ)·(p − centre − t) + centre), at the nearest pixel."""
     b, _, h, w = x.shape
     theta = np.deg2rad(rng.uniform(-degrees, degrees, b)) if degrees else np.zeros(b)
     tx = np.round(rng.uniform(-shift * w, shift * w, b)) if shift else np.zeros(b)
@@ -75,8 +76,8 @@ def _affine(x: np.ndarray, degrees: float, shift: float, rng: np.random.Generato
     v = np.arange(w)[None, None, :] - cx - tx[:, None, None]
     u = np.arange(h)[None, :, None] - cy - ty[:, None, None]
     cos, sin = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]
-    cols = np.floor(cos * v + sin * u + cx + 0.5).astype(np.int64)  # nearest; ties go up
-    rows = np.floor(-sin * v + cos * u + cy + 0.5).astype(np.int64)
+    cols = np.floor(cos * v - sin * u + cx + 0.5).astype(np.int64)  # nearest; ties go up
+    rows = np.floor(sin * v + cos * u + cy + 0.5).astype(np.int64)
     return _gather(x, rows, cols, fill)
 
 
