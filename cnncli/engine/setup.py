@@ -11,6 +11,9 @@ configure(threads):
 * glibc's malloc keeps freed blocks for reuse instead of returning them to the kernel;
 * Numba compiles with LLVM -O1 unless NUMBA_OPT is set.
 Without it the engine computes the same, more slowly (bench/PROFILE.md has the measurements).
+Call it before the first kernel compiles: Numba's cache does not record the LLVM level, so
+kernels compiled (at -O3) by a process that did not configure are what later runs load, until
+the source changes (tests/conftest.py configures the test suite for that reason).
 """
 from __future__ import annotations
 
