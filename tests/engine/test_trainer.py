@@ -56,10 +56,10 @@ class Quiet:
         self.records.append(record)
 
 
-def make_trainer(out: Path, epochs: int, events=None, lr: float = 0.01, seed: int = 3) -> Trainer:
+def make_trainer(out: Path, epochs: int, events=None, lr: float = 0.01, seed: int = 3, **train) -> Trainer:
     graph = build_graph(load_spec_text(SPEC, "tiny.yaml"))
     config = load_train_config({"epochs": epochs, "batch_size": 16, "seed": seed,
-                                "optimizer": {"adam": {"lr": lr}}}, "tiny.yaml", {})
+                                "optimizer": {"adam": {"lr": lr}}, **train}, "tiny.yaml", {})
     return Trainer(Network(graph, seed=seed), config, bars(400, 1), bars(100, 2), out, {"spec_name": "tiny"},
                    events or Quiet())
 
@@ -90,19 +90,40 @@ def test_two_epochs_equal_one_plus_resume(tmp_path):
     assert straight.progress.history[-1]["train_loss"] == resumed.progress.history[-1]["train_loss"]
 
 
-def test_ctrl_c_saves_mid_epoch_and_resume_is_exact(tmp_path):
-    straight = make_trainer(tmp_path / "a", epochs=2)
+AUGMENTED = {"augment": {"crop": 2, "flip": True, "rotate": 10, "shift": 0.1, "cutout": 3},
+             "label_smoothing": 0.1, "clip_grad_norm": 0.5}
+
+
+@pytest.mark.parametrize("train", [{}, AUGMENTED], ids=["plain", "augmented-smoothed-clipped"])
+def test_ctrl_c_saves_mid_epoch_and_resume_is_exact(tmp_path, train):
+    straight = make_trainer(tmp_path / "a", epochs=2, **train)
     straight.fit()
-    interrupted = make_trainer(tmp_path / "b", epochs=2, events=Quiet(stop_after=30))  # epoch 2, batch 5
+    interrupted = make_trainer(tmp_path / "b", epochs=2, events=Quiet(stop_after=30), **train)  # epoch 2, batch 5
     with pytest.raises(TrainingStopped, match="interrupted in epoch 2 after batch 5") as stopped:
         interrupted.fit()
     assert stopped.value.exit_code == 130
     _, _, meta = load_checkpoint(tmp_path / "b" / CHECKPOINT)
     assert (meta["epoch"], meta["batch"]) == (1, 5)
-    resumed = make_trainer(tmp_path / "b", epochs=2)
+    resumed = make_trainer(tmp_path / "b", epochs=2, **train)
     resumed.resume(tmp_path / "b" / CHECKPOINT)
     resumed.fit()
     np.testing.assert_array_equal(weights(straight), weights(resumed))
+
+
+@pytest.mark.parametrize("setting", [{"augment": {"crop": 2}}, {"augment": {"flip": True}},
+                                     {"augment": {"rotate": 20}}, {"augment": {"shift": 0.2}},
+                                     {"augment": {"cutout": 3}}, {"label_smoothing": 0.2},
+                                     {"clip_grad_norm": 0.05}], ids=lambda s: str(s))
+def test_each_setting_changes_the_steps_and_validation_is_never_augmented(tmp_path, setting):
+    """Reference: the same run without the setting (its weights must differ), and the trained network's
+    own evaluation of the validation set (the recorded val_loss is the plain cross-entropy of unchanged images)."""
+    plain = make_trainer(tmp_path / "plain", epochs=1)
+    plain.fit()
+    changed = make_trainer(tmp_path / "changed", epochs=1, **setting)
+    history = changed.fit()
+    assert not np.array_equal(weights(plain), weights(changed))
+    loss, accuracy, _ = evaluate(changed.network, bars(100, 2))
+    assert (history[0]["val_loss"], history[0]["val_acc"]) == (loss, accuracy)
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):

@@ -25,6 +25,8 @@ ENGINE_SETTINGS = [
     ["--optimizer", "adam", "--lr", "0.01", "--schedule", "cosine", "--warmup", "0.5"],
     ["--optimizer", "sgd", "--lr", "0.05", "--momentum", "0.9", "--weight-decay", "0.001"],
     ["--optimizer", "adamw", "--lr", "0.01", "--weight-decay", "0.05"],
+    ["--optimizer", "adam", "--lr", "0.01", "--crop", "2", "--flip", "--rotate", "10", "--shift", "0.1",
+     "--cutout", "4", "--label-smoothing", "0.1", "--clip-grad-norm", "0.5"],
 ]
 
 
@@ -38,7 +40,8 @@ def history(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("settings", ENGINE_SETTINGS, ids=["adam-cosine-warmup", "sgd-momentum-wd", "adamw"])
+@pytest.mark.parametrize("settings", ENGINE_SETTINGS, ids=["adam-cosine-warmup", "sgd-momentum-wd", "adamw",
+                                                           "augment-smoothing-clipping"])
 def test_torch_engine_takes_the_numba_engines_steps(tiny_spec, tiny_data, tmp_path, settings) -> None:
     train(tiny_spec, tiny_data, tmp_path / "numba", *settings)
     train(tiny_spec, tiny_data, tmp_path / "torch", "--engine", "torch", *settings)
