@@ -155,3 +155,59 @@ def test_train_section_errors_point_at_the_spec(setup):
     (setup / "badtrain.yaml").write_text(SPEC.replace("adam: {lr: 0.01}", "adam: {learning_rate: 0.01}"))
     result = invoke("train", setup / "badtrain.yaml", "--data", setup / "blobs.npz", "--out", setup / "r")
     assert result.exit_code == 1 and "unknown argument 'learning_rate' for adam" in result.stderr
+
+
+def test_evaluate_a_run_folder_uses_best_and_reports_per_class_metrics(setup):
+    """Reference: the metrics recomputed by hand from the confusion matrix the JSON itself reports, and
+    the accuracy `cnn evaluate --weights best.npz` prints."""
+    out = setup / "run"
+    result = invoke("train", setup / "tiny.yaml", "--data", setup / "blobs.npz", "--out", out, "--crop", "1",
+                    "--label-smoothing", "0.1", "--clip-grad-norm", "1", "--monitor", "val_loss")
+    assert result.exit_code == 0, result.output
+    assert "augment: crop 1; label smoothing 0.1; clip grad norm 1" in result.stderr
+    assert "estimated time: about" in result.stderr
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    best_epoch = min(records, key=lambda r: r["val_loss"])["epoch"]
+    assert [r["best"] for r in records][0] and sum(r["best"] for r in records) >= 1
+    result = invoke("evaluate", out, "--data", setup / "blobs.npz", "--format", "json")  # the run folder alone
+    assert result.exit_code == 0, result.output
+    assert f"weights: {out / 'best.npz'} (epoch {best_epoch}, the best val_loss" in result.stderr
+    report = json.loads(result.stdout)
+    assert report["epoch"] == best_epoch and report["weights"] == str(out / "best.npz")
+    counts = np.array(report["confusion_matrix"])
+    assert counts.sum() == report["images"] == 90
+    for c, row in enumerate(report["classes"]):
+        tp = counts[c, c]
+        assert row["support"] == counts[c].sum()
+        assert row["precision"] == pytest.approx(tp / counts[:, c].sum() if counts[:, c].sum() else 0.0)
+        assert row["recall"] == pytest.approx(tp / counts[c].sum())
+    assert report["accuracy"] == pytest.approx(np.trace(counts) / 90)
+    assert "top_k" not in report  # 3 classes: no top-k unless asked
+    table = invoke("evaluate", setup / "tiny.yaml", "--weights", out, "--data",
+                   setup / "blobs.npz", "-k", "2")
+    assert table.exit_code == 0 and f"accuracy {report['accuracy']:.2%}, top-2" in table.stdout
+    csv_out = invoke("evaluate", out, "--data", setup / "blobs.npz", "--format", "csv", "-k", "2").stdout.splitlines()
+    assert csv_out[0] == "class,precision,recall,f1,support" and csv_out[1].startswith("tl,")
+    assert csv_out[-1].startswith("top-2 accuracy,,,") and csv_out[-2] == f"accuracy,,,{report['accuracy']:.4f},90"
+    refused = invoke("evaluate", out, "--data", setup / "blobs.npz", "-k", "4")
+    assert refused.exit_code == 1 and "only 3 classes" in refused.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--patience", "2", "--val", "0"], "--patience 2 needs validation data"),
+    (["--crop", "10"], "augmentation: crop 10 moves the image by its whole size"),
+])
+def test_settings_that_cannot_work_are_refused(setup, args, message):
+    result = invoke("train", setup / "tiny.yaml", "--data", setup / "blobs.npz", "--out", setup / "r", *args)
+    assert result.exit_code == 1 and message in result.stderr and "Traceback" not in result.output
+
+
+def test_flip_on_digits_warns_and_spec_augment_errors_point_at_the_spec(setup):
+    x, y = blobs(60, 4)
+    np.savez(setup / "digits.npz", x=x, y=y, classes=np.array(["0", "1", "2"]))
+    result = invoke("train", setup / "tiny.yaml", "--data", setup / "digits.npz", "--out", setup / "r", "--flip",
+                    "--epochs", "1")
+    assert result.exit_code == 0 and "warning: --flip on digits" in result.stderr
+    (setup / "bad.yaml").write_text(SPEC + "  augment: {crop: 2, flip: yes please}\n")
+    result = invoke("train", setup / "bad.yaml", "--data", setup / "blobs.npz", "--out", setup / "r2")
+    assert result.exit_code == 1 and "train.augment.flip" in result.stderr and "expects true or false" in result.stderr
