@@ -2,6 +2,7 @@
 with and without augmentation, the rest equal.
 
     python bench/augment_folder.py [--train-per-class 600] [--epochs 30] [--out /tmp/augment-bench]
+                                   [--augment "--crop 2 --flip"] [--train-flags "--schedule constant"]
 
 Writes OUT/images/train/<class>/*.png (the first N training images of each class) and
 OUT/images/test/<class>/*.png (the whole test set), then runs, in fresh processes,
@@ -76,6 +77,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--out", type=Path, default=Path("/tmp/augment-bench"))
     parser.add_argument("--augment", default="--crop 2 --flip", help="the augmentation flags [--crop 2 --flip]")
+    parser.add_argument("--train-flags", default="", help="more `cnn train` flags for both runs")
     parser.add_argument("--threads", type=int, default=2)
     options = parser.parse_args()
     images = options.out / "images"
@@ -83,13 +85,14 @@ def main() -> None:
         print("writing PNG files:", *write_pngs(images, options.train_per_class), "train and test images",
               file=sys.stderr)
     common = ["train", "fashion_cnn", "--data", str(images), "--epochs", str(options.epochs), "--threads",
-              str(options.threads), "--seed", "0"]
+              str(options.threads), "--seed", "0", *options.train_flags.split()]
     runs = {"plain": [], "augmented": options.augment.split()}
     rows = {}
     for name, flags in runs.items():
         seconds = run([*common, "--out", str(options.out / name), *flags])
         rows[name] = {**summary(options.out / name, images), "seconds": seconds}
-    print(f"| run ({options.train_per_class * 10:,} training images, 10% held out; {options.epochs} epochs) | "
+    print(f"| run ({options.train_per_class * 10:,} training images, 10% held out; {options.epochs} epochs"
+          f"{' ' + options.train_flags if options.train_flags else ''}) | "
           "final train acc | val acc (last) | best val acc (epoch) | lowest / last val loss | test acc, best.npz | "
           "test acc, last.npz | macro F1 (best) | Shirt F1 | time |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

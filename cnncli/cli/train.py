@@ -59,7 +59,9 @@ def download_progress():  # type: ignore[no-untyped-def]
 @click.option("--clip-grad-norm", type=click.FloatRange(min=0), help="Clip the gradient's L2 norm to X [0: off].")
 @click.option("--patience", type=click.IntRange(min=0),
               help="Stop after N epochs without a better --monitor value [0: never].")
-@click.option("--monitor", type=click.Choice(MONITORS), help="What best.npz and --patience follow [val_acc].")
+@click.option("--monitor", type=click.Choice(MONITORS),
+              help="What best.npz and --patience follow [val_acc]. Under torchrun (which reads --monitor as "
+                   "its --monitor-interval) set `monitor:` in the spec's train section instead.")
 @fit_options
 @click.option("--engine", type=click.Choice(["numba", "torch"]), default="numba", show_default=True,
               help="Our Numba engine, or PyTorch (pip install 'cnncli[torch]'; GPUs, torchrun).")
