@@ -43,7 +43,10 @@ class Step:
 
 
 class Network:
-    """A graph made runnable: parameters, buffers, and the steps that run its nodes."""
+    """A graph made runnable: parameters, buffers, and the steps that run its nodes.
+
+    `nodes` are the graph's nodes that compute the logits (all but a final softmax); `params`,
+    `grads` and `buffers` hold one dict per node of `nodes`, in that order."""
 
     def __init__(self, graph: Graph, seed: int = 0, fuse: bool = True) -> None:
         """`fuse=False` runs every node as its own op (for tests and debugging)."""
