@@ -11,7 +11,14 @@ from cnncli.cli.fit_options import chosen_fit, fit_options
 from cnncli.errors import UsageError
 from cnncli.extras import require
 from cnncli.report import console
-from cnncli.train_config import MONITORS, OPTIMIZER_ARGS, SCHEDULE_ARGS, load_train_config, with_overrides
+from cnncli.train_config import (
+    MONITORS,
+    OPTIMIZER_ARGS,
+    SCHEDULE_ARGS,
+    check_threads,
+    load_train_config,
+    with_overrides,
+)
 
 
 def download_progress():  # type: ignore[no-untyped-def]
@@ -25,7 +32,7 @@ def download_progress():  # type: ignore[no-untyped-def]
     def report(label: str, done: int, total: int | None) -> None:
         if label not in tasks:
             bars.start()
-            tasks[label] = bars.add_task(label, total=total)
+            tasks[label] = bars.add_task(console.escape(label), total=total)
         bars.update(tasks[label], completed=done, total=total)
         if total is not None and done >= total:
             bars.stop()
@@ -97,7 +104,7 @@ def train(spec: str, data: str, epochs: int | None, batch_size: int | None, lr: 
       cnn train my.yaml --data ./images --resize --val 0.2
       cnn train my.yaml --data ./photos --crop 4 --flip --patience 5
     """
-    placement = _placement(engine, device, sync_bn, threads)
+    placement = _placement(engine, device, sync_bn, check_threads(threads))
     loaded, graph = load_graph(spec)
     config = with_overrides(load_train_config(loaded.train, loaded.file, loaded.train_positions),
                             epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum,

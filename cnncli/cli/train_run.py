@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from cnncli.atomic import atomic_write
+from cnncli.cli.train_checks import check_training_memory
 from cnncli.cli.train_view import Silent, TrainingView, confusion_matrix, epoch_table
 from cnncli.data import Dataset
 from cnncli.data.fit import FitMode
@@ -26,7 +27,7 @@ from cnncli.errors import UsageError
 from cnncli.graph import Graph
 from cnncli.report import console
 from cnncli.spec import Spec
-from cnncli.train_config import Augment, TrainConfig
+from cnncli.train_config import TrainConfig, load_train_config
 from cnncli.training.augment import check_augment_fits, looks_like_digits
 from cnncli.training.loop import CHECKPOINT, Backend, Progress, TrainingStopped, TrainLoop
 from cnncli.training.monitor import BEST, describe_value
@@ -67,16 +68,13 @@ def data_fingerprint(train: Dataset) -> str:
     return digest.hexdigest()
 
 
-def saved_config(meta: dict[str, Any]) -> dict[str, Any]:
-    """The settings a run was started with (epochs may be raised by the new command line)."""
-    saved = meta["config"]
-    (optimizer, optimizer_args), = saved["optimizer"].items()
-    (schedule, schedule_args), = saved["schedule"].items()
-    return {"batch_size": saved["batch_size"], "optimizer": optimizer, "optimizer_args": optimizer_args,
-            "schedule": schedule, "schedule_args": schedule_args, "warmup": saved["warmup"],
-            "seed": saved["seed"], "val": saved["val"], "augment": Augment(**saved.get("augment", {})),
-            "label_smoothing": saved.get("label_smoothing", 0.0), "clip_grad_norm": saved.get("clip_grad_norm", 0.0),
-            "patience": saved.get("patience", 0), "monitor": saved.get("monitor", "val_acc")}
+def saved_config(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """The settings a run was started with (epochs may be raised by the new command line), checked by the
+    rules of a spec's `train:` section (the header stores them in that form)."""
+    saved = load_train_config(meta["config"], str(path), {})
+    return {key: getattr(saved, key) for key in ("batch_size", "optimizer", "optimizer_args", "schedule",
+                                                 "schedule_args", "warmup", "seed", "val", "augment",
+                                                 "label_smoothing", "clip_grad_norm", "patience", "monitor")}
 
 
 def check_settings(config: TrainConfig, graph: Graph, data: str, classes: list[str]) -> None:
@@ -152,7 +150,8 @@ def run_training(spec: Spec, graph: Graph, config: TrainConfig, data: str, out_d
     check_out_dir(out_dir, resume)
     saved_meta = load_checkpoint(out_dir / CHECKPOINT)[2] if resume else None
     if saved_meta is not None:  # the data split and normalisation must be those of the original run
-        config = TrainConfig(**{**vars(config), **saved_config(saved_meta)})
+        config = TrainConfig(**{**vars(config), **saved_config(out_dir / CHECKPOINT, saved_meta)})
+    check_training_memory(graph, config)
     prepared = _prepare_data_once_per_machine(graph, data, config, fit, progress, placement)
     meta = _run_meta(spec, graph, prepared, data, fit)
     if saved_meta is not None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import math
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cnncli.atomic import atomic_writer
+from cnncli.data.limits import MAX_DATA_BYTES
+from cnncli.data.npzfile import read_npz_arrays
 from cnncli.data.preprocessing import Preprocessing
 from cnncli.errors import UsageError
 
@@ -38,13 +39,11 @@ def save_checkpoint(path: Path, network_state: dict[str, np.ndarray], optimizer_
 def load_checkpoint(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, Any]]:
     """(network arrays, optimizer arrays, meta); a file that is not our checkpoint is refused."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
+        arrays = read_npz_arrays(path, lambda name: name == "meta" or name.startswith(("net:", "opt:")),
+                                 MAX_DATA_BYTES, "cnncli checkpoint",
+                                 "; expected an .npz written by `cnn train` (e.g. runs/<name>/last.npz)")
     except FileNotFoundError:
         raise UsageError(f"{path}: no such checkpoint file") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-        raise UsageError(f"{path}: not a readable cnncli checkpoint ({err}); expected an .npz written by "
-                         f"`cnn train`") from None
     try:
         meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
     except (KeyError, ValueError):
