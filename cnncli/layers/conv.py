@@ -37,8 +37,8 @@ class Conv2d(WindowedLayer):
     def infer(self, in_shapes: list[Shape]) -> Shape:
         h, w = self.infer_spatial(in_shapes[0])
         channels = in_shapes[0][0]
-        if self.args.get("depthwise"):
-            if self.args["groups"] not in (1, channels):
+        if self.args.pop("depthwise", False):  # a shorthand: the layer is then the conv with groups = channels,
+            if self.args["groups"] not in (1, channels):  # and its signature (checkpoints) is that conv's
                 raise ShapeError(f"depthwise sets groups to the {channels} input channels; drop groups: "
                                  f"{self.args['groups']} (or depthwise)", argument="groups")
             self.args["groups"] = channels

@@ -68,3 +68,23 @@ def test_a_checkpoint_with_a_huge_unused_member_is_not_unpacked(tmp_path: Path) 
                                      b"'shape': (8796093022208,), }" + b" " * 40 + b"\n")
     network, _, meta = load_checkpoint(path)
     assert list(network) == ["a/weight"] and meta["step"] == 3
+
+
+def test_architecture_signatures_stay_those_older_checkpoints_hold() -> None:
+    """Checkpoints store the graph's signature and refuse a spec whose signature differs; a new optional
+    argument must not change the signature of a spec that does not use it (reference: the line
+    release 7d2df43 wrote for the zoo's LeNet-5)."""
+    _, graph = load_graph("lenet5_relu")
+    assert graph.signature()[0] == (
+        'conv2d_1 = conv2d({"bias": true, "dilation": [1, 1], "filters": 6, "groups": 1, "kernel": [5, 5], '
+        '"padding": [[2, 2], [2, 2]], "stride": [1, 1]}) <- input -> [6, 28, 28]')
+    _, depthwise = load_graph_text("input: [8, 6, 6]\nlayers:\n  - conv2d: {filters: 8, kernel: 3, depthwise: true}\n")
+    assert '"groups": 8' in depthwise.signature()[0] and "depthwise" not in depthwise.signature()[0]
+
+
+def load_graph_text(text: str):  # type: ignore[no-untyped-def]
+    from cnncli.graph import build_graph
+    from cnncli.spec import load_spec_text
+
+    spec = load_spec_text(text, "inline.yaml")
+    return spec, build_graph(spec)
