@@ -7,6 +7,7 @@ import click
 import numpy as np
 
 from cnncli.cli.common import load_graph, spec_argument
+from cnncli.cli.fit_options import chosen_fit, fit_options
 from cnncli.errors import UsageError
 from cnncli.graph import Graph, Node
 from cnncli.report import console
@@ -62,11 +63,14 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 @click.option("--invert", is_flag=True, help="Invert grey levels (dark digits on white paper -> MNIST style).")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("maps.png"),
               show_default=True, help="PNG file to write.")
-def featuremaps(spec: str, image: Path, weights: Path, layer: str, invert: bool, out: Path) -> None:
+@fit_options
+def featuremaps(spec: str, image: Path, weights: Path, layer: str, invert: bool, out: Path, pad: bool,
+                resize: bool) -> None:
     """Draw an image, the feature maps it produces (evaluation mode) and the predicted classes.
 
-    The image is converted to the spec's channels and resized to its input, then standardised
-    as in training: x' = (x * scale - mean) / std, with the checkpoint's statistics.
+    The image is prepared as the run prepared its training images (the checkpoint records how:
+    pixel scale by bit depth, padding or resizing, x' = (x * scale - mean) / std); --pad or
+    --resize fit an image of another size.
 
     \b
     Example:
@@ -74,8 +78,8 @@ def featuremaps(spec: str, image: Path, weights: Path, layer: str, invert: bool,
     """
     if out.suffix.lower() != ".png":
         raise UsageError(f"{out}: `cnn featuremaps` writes PNG; name the file with .png (e.g. -o maps.png)")
-    from cnncli.cli.predict import load_image
-    from cnncli.engine.checkpoint import load_checkpoint
+    from cnncli.cli.predict import inverted
+    from cnncli.engine.checkpoint import load_checkpoint, run_preprocessing
     from cnncli.engine.network import Network
     from cnncli.export.common import checkpoint_state
     from cnncli.report.maps import LayerMaps, save_featuremaps
@@ -84,17 +88,19 @@ def featuremaps(spec: str, image: Path, weights: Path, layer: str, invert: bool,
     if len(graph.input_shape) != 3:
         raise UsageError(f"{graph.name} takes {list(graph.input_shape)}, not an image [C, H, W]")
     nodes = map_nodes(graph, layer)
-    state, transform = checkpoint_state(graph, weights)
+    state, _ = checkpoint_state(graph, weights)
     network = Network(graph)
     network.load_state(state)
-    pixels = load_image(image, graph.input_shape)  # [C, H, W] in [0, 1]
+    meta = load_checkpoint(weights)[2]
+    preprocessing = run_preprocessing(weights, meta)
+    x = preprocessing.images([image], chosen_fit(pad, resize))
     if invert:
-        pixels = 1.0 - pixels
-    mean = np.asarray(transform.mean, np.float32)[:, None, None]
-    std = np.asarray(transform.std, np.float32)[:, None, None]
-    x = np.ascontiguousarray(((pixels * 255 * transform.scale - mean) / std)[None], dtype=np.float32)
+        x = inverted(x, preprocessing.mean, preprocessing.std)
+    mean = np.asarray(preprocessing.mean, np.float32)[:, None, None]
+    std = np.asarray(preprocessing.std, np.float32)[:, None, None]
+    pixels = x[0] * std + mean  # the image as the network sees it, before standardising: [C, H, W] in [0, 1]
     probabilities = softmax(network.forward(x, training=False)[0].astype(np.float64))
-    classes = load_checkpoint(weights)[2].get("classes") or [str(i) for i in range(len(probabilities))]
+    classes = meta["classes"]
     best = np.argsort(-probabilities)[:TOP]
     layers = []
     for node in nodes:

@@ -14,24 +14,6 @@ from cnncli.errors import UsageError
 from cnncli.report import console
 
 
-def load_image(path: Path, chw: tuple[int, ...]) -> np.ndarray:
-    """An image file as float32 [C, H, W] in [0, 1], converted and resized to the spec's input."""
-    from PIL import Image, UnidentifiedImageError
-
-    c, h, w = chw
-    try:
-        with Image.open(path) as image:
-            converted = image.convert("L" if c == 1 else "RGB")
-            if converted.size != (w, h):
-                converted = converted.resize((w, h), Image.Resampling.BILINEAR)
-            pixels = np.asarray(converted, dtype=np.float32) / 255.0
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such image file") from None
-    except (UnidentifiedImageError, OSError) as err:
-        raise UsageError(f"{path}: not an image Pillow can read ({err})") from None
-    return pixels[None] if c == 1 else np.ascontiguousarray(pixels.transpose(2, 0, 1))
-
-
 def inverted(batch: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
     """The standardised batch of the inverted pixels: p -> 1 − p is x -> (1 − 2·mean) / std − x
     for x = (p − mean) / std."""

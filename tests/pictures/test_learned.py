@@ -83,7 +83,7 @@ def test_colour_filters_for_three_channels(tmp_path):
 def test_featuremaps_match_pytorch(run):
     torch = pytest.importorskip("torch")
     from cnncli.cli.featuremaps import prefix_graph
-    from cnncli.cli.predict import load_image
+    from cnncli.engine.checkpoint import load_checkpoint, run_preprocessing
     from cnncli.engine.network import Network
     from cnncli.export.common import checkpoint_state
     from cnncli.graph import build_graph
@@ -92,7 +92,8 @@ def test_featuremaps_match_pytorch(run):
     graph = build_graph(load_spec(run / "tiny.yaml"))
     state, transform = checkpoint_state(graph, run / "run" / "last.npz")
     assert transform.scale == pytest.approx(1 / 255)  # 8-bit training images
-    x = ((load_image(run / "digit.png", (1, 10, 10)) - transform.mean[0]) / transform.std[0])[None].astype(np.float32)
+    checkpoint = run / "run" / "last.npz"
+    x = run_preprocessing(checkpoint, load_checkpoint(checkpoint)[2]).images([run / "digit.png"])
     part = Network(prefix_graph(graph, "maxpool_1"))
     part.load_state(state)
     ours = part.forward(x, training=False)
@@ -119,7 +120,7 @@ def test_featuremaps_png(run):
                                        "choose a convolution: conv2d_1"),
     ("filters", ["--layer", "conv2d_9"], "--layer conv2d_9: no such node"),
     ("filters", ["-o", "f.jpg"], "`cnn filters` writes PNG"),
-    ("featuremaps", ["IMAGE=tiny.yaml"], "tiny.yaml: not an image Pillow can read"),
+    ("featuremaps", ["IMAGE=tiny.yaml"], "tiny.yaml: cannot read the image (not in a format cnncli reads"),
     ("featuremaps", ["IMAGE=missing.png"], "missing.png: no such image file"),
     ("featuremaps", ["--layer", "dense_1"], "--layer dense_1: its output [3] is not a stack of maps"),
 ])
