@@ -251,7 +251,8 @@ class TrainLoop:
 
     def _stop_early(self) -> None:
         epoch, value = best_epoch(self.progress.history, self.config.monitor) or (0, 0.0)
-        self.progress.history[-1]["early_stop"] = {"patience": self.config.patience, "best_epoch": epoch}
+        self.progress.history[-1]["early_stop"] = {"monitor": self.config.monitor, "patience": self.config.patience,
+                                                   "best_epoch": epoch}
         self.stopped_early = (f"early stopping after epoch {self.progress.epoch}: {self.config.monitor} has not "
                               f"improved for {self.config.patience} epoch{'s' if self.config.patience > 1 else ''} "
                               f"(best {describe_value(value, self.config.monitor)} after epoch {epoch}, kept in "

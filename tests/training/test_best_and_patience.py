@@ -89,7 +89,7 @@ def test_best_by_val_acc_and_early_stopping(tmp_path):
     # best: epoch 2 (0.7); epochs 3 and 4 not strictly better -> stop before epoch 5
     assert [r["best"] for r in history] == [True, True, False, False]
     assert steps_in(tmp_path / "best.npz") == (2, 4.0) and steps_in(tmp_path / "last.npz") == (4, 8.0)
-    assert history[-1]["early_stop"] == {"patience": 2, "best_epoch": 2}
+    assert history[-1]["early_stop"] == {"monitor": "val_acc", "patience": 2, "best_epoch": 2}
     assert "best 70.00% after epoch 2" in trainer.stopped_early
     _, _, meta = load_checkpoint(tmp_path / "last.npz")
     assert meta["best"] == {"epoch": 2, "monitor": "val_acc", "value": 0.7, "patience": 2}
