@@ -3,8 +3,8 @@
 numpy's own OpenBLAS is bound through ctypes (blas.py), so each Numba thread can run a
 single-threaded GEMM on its own slice of the work: one thread pool (Numba's) drives both
 cores. That needs OpenBLAS single-threaded, which cnncli.engine.setup.configure() arranges.
-Without OpenBLAS (numpy built on another BLAS), gemm multiplies with plain loops: the same
-contract, slower.
+Without OpenBLAS (numpy built on another BLAS), BLAS_TABLE is None and gemm multiplies with
+plain loops: the same contract, slower.
 
 gemm(BLAS_TABLE, ta, tb, m, n, k, a, ia, lda, b, ib, ldb, beta, c, ic, ldc) computes, in
 row-major storage with element offsets ia/ib/ic into the flat buffers a/b/c:
@@ -17,18 +17,19 @@ import ctypes
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from .blas import library
 
 _ROW_MAJOR, _NO_TRANS = 101, 111
 
 
-def blas_table() -> np.ndarray:
-    """[sgemm address, dgemm address, BLAS integer width] of numpy's OpenBLAS; zeros without one."""
+def blas_table() -> np.ndarray | None:
+    """[sgemm address, dgemm address, BLAS integer width] of numpy's OpenBLAS; None without one
+    (a different argument type: kernels compiled for it hold the loops, the others do not)."""
     blas = library()
     if blas is None:
-        return np.zeros(3, np.int64)
+        return None
     return np.array([ctypes.cast(blas.sgemm, ctypes.c_void_p).value, ctypes.cast(blas.dgemm, ctypes.c_void_p).value,
                      blas.int_bits], dtype=np.int64)
 
@@ -90,25 +91,37 @@ def gemm_loops(ta: int, tb: int, m: int, n: int, k: int, a: np.ndarray, ia: int,
                     c[row + j] += aip * b[ib + p * ldb + j]
 
 
+def _blas_gemm(blas, ta, tb, m, n, k, a, ia, lda, b, ib, ldb, beta, c, ic, ldc):  # type: ignore[no-untyped-def]
+    """Stands for gemm's body; its implementation is chosen by the type of `blas` (below)."""
+
+
+@overload(_blas_gemm)
+def _blas_gemm_impl(blas, ta, tb, m, n, k, a, ia, lda, b, ib, ldb, beta, c, ic, ldc):  # type: ignore[no-untyped-def]
+    """None: gemm_loops; the table: numpy's OpenBLAS. Chosen when compiling, so a kernel built for
+    one never compiles the other (the loops cost ~0.5 s of a first run's JIT)."""
+    if isinstance(blas, types.NoneType):
+        return lambda blas, ta, tb, m, n, k, a, ia, lda, b, ib, ldb, beta, c, ic, ldc: gemm_loops(  # noqa: E731
+            ta, tb, m, n, k, a, ia, lda, b, ib, ldb, beta, c, ic, ldc)
+
+    def call(blas, ta, tb, m, n, k, a, ia, lda, b, ib, ldb, beta, c, ic, ldc):  # type: ignore[no-untyped-def]
+        size = a.itemsize
+        fptr = blas[0] if size == 4 else blas[1]
+        one = a.dtype.type(1.0)
+        bt = a.dtype.type(beta)
+        pa = a.ctypes.data + ia * size
+        pb = b.ctypes.data + ib * size
+        pc = c.ctypes.data + ic * size
+        if blas[2] == 64:
+            _call64(fptr, _ROW_MAJOR, _NO_TRANS + ta, _NO_TRANS + tb, m, n, k, one, pa, lda, pb, ldb, bt, pc, ldc)
+        else:
+            _call32(fptr, _ROW_MAJOR, _NO_TRANS + ta, _NO_TRANS + tb, m, n, k, one, pa, lda, pb, ldb, bt, pc, ldc)
+    return call
+
+
 @njit(cache=True, nogil=True)
-def gemm(blas: np.ndarray, ta: int, tb: int, m: int, n: int, k: int,
+def gemm(blas: np.ndarray | None, ta: int, tb: int, m: int, n: int, k: int,
          a: np.ndarray, ia: int, lda: int, b: np.ndarray, ib: int, ldb: int,
          beta: float, c: np.ndarray, ic: int, ldc: int) -> None:
     """C = op(A) @ op(B) + beta*C on flat row-major buffers (see module doc); blas is BLAS_TABLE
-    (gemm_loops when it is zeros)."""
-    size = a.itemsize
-    fptr = blas[0] if size == 4 else blas[1]
-    if fptr == 0:
-        gemm_loops(ta, tb, m, n, k, a, ia, lda, b, ib, ldb, beta, c, ic, ldc)
-        return
-    one = a.dtype.type(1.0)
-    bt = a.dtype.type(beta)
-    pa = a.ctypes.data + ia * size
-    pb = b.ctypes.data + ib * size
-    pc = c.ctypes.data + ic * size
-    if blas[2] == 64:
-        _call64(fptr, _ROW_MAJOR, _NO_TRANS + ta, _NO_TRANS + tb, m, n, k, one, pa, lda,
-                pb, ldb, bt, pc, ldc)
-    else:
-        _call32(fptr, _ROW_MAJOR, _NO_TRANS + ta, _NO_TRANS + tb, m, n, k, one, pa, lda,
-                pb, ldb, bt, pc, ldc)
+    (numpy's OpenBLAS), or None for gemm_loops."""
+    _blas_gemm(blas, ta, tb, m, n, k, a, ia, lda, b, ib, ldb, beta, c, ic, ldc)
