@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from cnncli.engine.plan import logit_nodes
 from cnncli.export.common import InputTransform, python_names
 from cnncli.graph import Graph
 from cnncli.spec.expand import INPUT
@@ -29,9 +30,7 @@ class GraphModule(nn.Module):
     def __init__(self, graph: Graph, logits: bool = False, transform: InputTransform | None = None) -> None:
         super().__init__()
         self.names = python_names(graph)
-        nodes = graph.nodes
-        if logits and len(nodes) > 1 and nodes[-1].layer.type_name == "softmax":
-            nodes = nodes[:-1]
+        nodes = logit_nodes(graph.nodes) if logits else graph.nodes
         self.steps: list[tuple[str, list[str], TorchOp]] = []
         for node in nodes:
             op = torch_op(node.layer)
