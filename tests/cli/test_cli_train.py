@@ -191,6 +191,13 @@ def test_evaluate_a_run_folder_uses_best_and_reports_per_class_metrics(setup):
     assert csv_out[-1].startswith("top-2 accuracy,,,") and csv_out[-2] == f"accuracy,,,{report['accuracy']:.4f},90"
     refused = invoke("evaluate", out, "--data", setup / "blobs.npz", "-k", "4")
     assert refused.exit_code == 1 and "only 3 classes" in refused.stderr
+    markdown = invoke("evaluate", out, "--data", setup / "blobs.npz", "--format", "markdown").stdout.splitlines()
+    assert markdown[0] == "| class | precision | recall | f1 | support |"
+    assert markdown[-1] == f"| accuracy |  |  | {report['accuracy']:.4f} | 90 |"
+    last = invoke("evaluate", setup / "tiny.yaml", "--weights", out / "last.npz", "--data", setup / "blobs.npz")
+    assert f"weights: {out / 'last.npz'} (epoch 3)" in last.stderr
+    missing = invoke("evaluate", setup / "tiny.yaml", "--data", setup / "blobs.npz")
+    assert missing.exit_code == 1 and "evaluate needs trained weights" in missing.stderr
 
 
 @pytest.mark.parametrize("args,message", [
