@@ -30,9 +30,9 @@ def gunzip(data: bytes, name: str, limit: int = MAX_FETCH_BYTES) -> bytes:
     try:
         out = stream.decompress(data, limit + 1)
     except zlib.error as exc:
-        raise SourceError(f"{name}: corrupt gzip data ({exc})") from exc
+        raise SourceError(f"{name}: corrupt or truncated gzip data ({exc})") from exc
     if len(out) > limit:
         raise SourceError(f"{name}: decompresses to more than {gib(limit)}, the most a dataset file may hold")
     if not stream.eof:
-        raise SourceError(f"{name}: corrupt gzip data (truncated)")
+        raise SourceError(f"{name}: corrupt or truncated gzip data (it ends early)")
     return out

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import math
 import os
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from cnncli.atomic import atomic_write
-from cnncli.data.limits import MAX_DATA_BYTES, gib
+from cnncli.data.files import gunzip
+from cnncli.data.limits import MAX_DATA_BYTES
+from cnncli.data.sources import SourceError
 from cnncli.errors import UsageError
 
 _CODES: dict[int, np.dtype] = {
@@ -29,16 +30,10 @@ def read_idx(source: str | os.PathLike[str] | bytes) -> np.ndarray:
     name = "IDX data" if isinstance(source, bytes) else str(source)
     data = source if isinstance(source, bytes) else _read_file(Path(source))
     if data[:2] == _GZIP_MAGIC:
-        stream = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
         try:
-            data = stream.decompress(data, MAX_DATA_BYTES + 1)
-        except zlib.error as exc:
-            raise UsageError(f"{name}: corrupt or truncated gzip data ({exc}); {_HINT}") from exc
-        if len(data) > MAX_DATA_BYTES:
-            raise UsageError(f"{name}: decompresses to more than {gib(MAX_DATA_BYTES)}, the most a data file may "
-                             f"hold; {_HINT}")
-        if not stream.eof:
-            raise UsageError(f"{name}: corrupt or truncated gzip data (it ends early); {_HINT}")
+            data = gunzip(data, name, MAX_DATA_BYTES)
+        except SourceError as err:
+            raise UsageError(f"{err}; {_HINT}") from None
     return _parse(data, name)
 
 

@@ -232,7 +232,7 @@ def test_corrupt_debian_gzip_is_reported(tmp_path: Path) -> None:
     debian.mkdir()
     for file, data in FILES.items():
         (debian / f"{file}.gz").write_bytes(gzip.compress(data)[:20])
-    with pytest.raises(UsageError, match="corrupt gzip data"):
+    with pytest.raises(UsageError, match="corrupt or truncated gzip data"):
         fetch("fashion-mnist")
 
 
