@@ -55,9 +55,12 @@ DESIGN: dict[str, Figures] = {
     "resnet20_cifar": Figures(272_474, 1_568, 40_813_184),
     # Not in DESIGN.md: the Fashion-MNIST CNN of issue 3 (reference: tests/reference/torch_zoo.py).
     "fashion_cnn": Figures(215_466, 96, 3_024_384),
+    # Not in DESIGN.md: the depthwise-separable workload of issue 13 (tests/reference/torch_zoo.py).
+    "mobilenet_mnist": Figures(20_266, 1_088, 983_584),
 }
-N_CLASSES = {"lenet5": 10, "lenet5_relu": 10, "resnet20_cifar": 10, "fashion_cnn": 10}  # the rest: 1000 (ImageNet)
-PRIMITIVES = {"conv2d", "batchnorm", "relu", "sigmoid", "softmax", "maxpool", "avgpool",
+N_CLASSES = {"lenet5": 10, "lenet5_relu": 10, "resnet20_cifar": 10, "fashion_cnn": 10,
+             "mobilenet_mnist": 10}  # the rest: 1000 (ImageNet)
+PRIMITIVES = {"conv2d", "batchnorm", "relu", "relu6", "sigmoid", "softmax", "maxpool", "avgpool",
               "adaptive_avgpool", "global_avgpool", "flatten", "dropout", "dense", "add", "concat"}
 
 # The course notes (DeepLearning.AI "Convolutional Neural Networks"); hand counts, also
@@ -244,11 +247,11 @@ def test_inception_module_is_cheaper_than_plain_convolutions() -> None:
 TORCH_KINDS = {
     "Conv2d": "conv2d", "Linear": "dense", "BatchNorm2d": "batchnorm",
     "MaxPool2d": "maxpool", "AvgPool2d": "avgpool", "AdaptiveAvgPool2d": "adaptive_avgpool",
-    "ReLU": "relu", "Sigmoid": "sigmoid", "Dropout": "dropout",
+    "ReLU": "relu", "ReLU6": "relu6", "Sigmoid": "sigmoid", "Dropout": "dropout",
 }
 OUR_KINDS = {"conv2d": "conv2d", "dense": "dense", "batchnorm": "batchnorm", "maxpool": "maxpool",
              "avgpool": "avgpool", "adaptive_avgpool": "adaptive_avgpool",
-             "global_avgpool": "adaptive_avgpool", "relu": "relu", "sigmoid": "sigmoid",
+             "global_avgpool": "adaptive_avgpool", "relu": "relu", "relu6": "relu6", "sigmoid": "sigmoid",
              "dropout": "dropout"}
 
 

@@ -25,8 +25,8 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["ZOO", "alexnet", "fashion_cnn", "googlenet", "lenet5", "lenet5_relu", "resnet18", "resnet20_cifar",
-           "resnet50", "vgg16"]
+__all__ = ["ZOO", "alexnet", "fashion_cnn", "googlenet", "lenet5", "lenet5_relu", "mobilenet_mnist", "resnet18",
+           "resnet20_cifar", "resnet50", "vgg16"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -367,6 +367,27 @@ def googlenet() -> nn.Module:
     return GoogLeNet()
 
 
+# --------------------------------------------------------------------------------------------
+# A small MobileNet for 1x28x28 (Howard et al. 2017): specs/mobilenet_mnist.yaml's reference
+# --------------------------------------------------------------------------------------------
+def separable(width: int, channels: int, stride: int = 1) -> nn.Sequential:
+    """Depthwise 3x3 (groups = width) + BN + ReLU6, pointwise 1x1 + BN + ReLU6."""
+    return nn.Sequential(
+        nn.Conv2d(width, width, 3, stride=stride, padding=1, groups=width, bias=False),
+        nn.BatchNorm2d(width), nn.ReLU6(),
+        nn.Conv2d(width, channels, 1, bias=False), nn.BatchNorm2d(channels), nn.ReLU6(),
+    )
+
+
+def mobilenet_mnist() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU6(),
+        separable(16, 32, 2), separable(32, 32), separable(32, 64, 2), separable(64, 64),
+        separable(64, 128, 2),
+        nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(128, 10),
+    )
+
+
 # Zoo name (specs/<name>.yaml) -> (builder, input shape without the batch dimension).
 ZOO = {
     "lenet5": (lenet5, (1, 28, 28)),
@@ -378,4 +399,5 @@ ZOO = {
     "fashion_cnn": (fashion_cnn, (1, 28, 28)),
     "resnet50": (resnet50, (3, 224, 224)),
     "googlenet": (googlenet, (3, 224, 224)),
+    "mobilenet_mnist": (mobilenet_mnist, (1, 28, 28)),
 }
