@@ -76,6 +76,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
       cnn summary vgg16 -b 32             everything, plus the memory to train
       cnn calc conv --n 125 --f 5 --p 2 --s 2
       cnn train lenet5_relu --data mnist  train on MNIST with the built-in engine
+      cnn diagram resnet18 --depth 1 -o resnet18.svg
+      cnn export resnet18 --to onnx -o resnet18.onnx
+      torchrun --nproc-per-node 2 -m cnncli train lenet5_relu --data mnist --engine torch
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug

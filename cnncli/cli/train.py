@@ -82,7 +82,7 @@ def train(spec: str, data: str, epochs: int | None, batch_size: int | None, lr: 
           resume: bool, crop: int | None, flip: bool | None, rotate: float | None, shift: float | None,
           cutout: int | None, label_smoothing: float | None, clip_grad_norm: float | None, patience: int | None,
           monitor: str | None, pad: bool, resize: bool, engine: str, device: str, sync_bn: bool) -> None:
-    """Train SPEC on real data with the built-in Numba engine.
+    """Train SPEC on real data with the built-in Numba engine (or PyTorch: --engine torch).
 
     Settings come from the spec's `train:` section; flags win. Every epoch writes
     OUT/last.npz (atomically), appends OUT/metrics.jsonl and redraws OUT/curves.png;
