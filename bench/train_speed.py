@@ -8,8 +8,9 @@ workload), --seconds S (length of one block), --skip-conv, --skip-startup, --ski
 Each engine runs in its own worker process (bench/worker.py) with the same thread count; for
 every workload both build the same network, optimizer and synthetic data (bench/workloads.py),
 warm up, then time blocks of the same number of training steps, alternating which engine goes
-first and pausing between blocks. The table gives the median images/s of each engine and the
-median of the per-repeat ratios (ours / PyTorch: > 1 means we are faster). Then:
+first and pausing between blocks. The "eval" rows time one `cnn evaluate` batch instead
+(evaluation-mode forward and loss; PyTorch under torch.no_grad()). The table gives the median
+images/s of each engine and the median of the per-repeat ratios (ours / PyTorch: > 1 means we are faster). Then:
 * a conv forward+backward micro-benchmark per layer shape (bench/conv_speed.py), GFLOP/s;
 * start-up: a fresh process training one batch with an empty Numba cache (first run: JIT
   compilation) and again with the cache filled (later runs), wall time to the first batch;
@@ -34,9 +35,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from worker import Worker, thread_env  # noqa: E402
-from workloads import WORKLOADS  # noqa: E402
+from workloads import INFERENCE, WORKLOADS  # noqa: E402
 
-TARGETS = {"LeNet-5 b64": 1.5, "LeNet-5 b256": 1.5, "ResNet-20 b64": 1.0}
+# issue 13's targets (ours / PyTorch); the MobileNet inference row has none: it is measured only
+TARGETS = {"LeNet-5 b64": 2.5, "LeNet-5 b256": 2.0, "ResNet-20 b64": 1.5, "MobileNet b64": 1.0,
+           "LeNet-5 eval b256": 2.0, "ResNet-20 eval b256": 1.3}
 
 
 def machine() -> str:
@@ -59,13 +62,14 @@ def machine() -> str:
 def speed_table(ours: Worker, theirs: Worker, labels: list[str], reps: int, seconds: float,
                 torch_engine: Worker | None = None) -> list[str]:
     """Interleaved timing of every workload; returns the table's lines. With `torch_engine`, a third
-    column: `cnn train --engine torch` (our graph as a torch module) on the same workloads."""
-    workers = [ours, theirs] + ([torch_engine] if torch_engine is not None else [])
+    column: `cnn train --engine torch` (our graph as a torch module) on the training workloads."""
+    everyone = [ours, theirs] + ([torch_engine] if torch_engine is not None else [])
     extra = f"{'torch engine':>14}{'vs PyTorch':>11}" if torch_engine is not None else ""
-    lines = [f"{'workload':<16}{'ours img/s':>12}{'PyTorch img/s':>15}{'ratio':>8}{'target':>8}{extra}  steps x reps"]
+    lines = [f"{'workload':<20}{'ours img/s':>12}{'PyTorch img/s':>15}{'ratio':>8}{'target':>8}{extra}  steps x reps"]
     print(lines[0], flush=True)
     for label in labels:
-        batch = WORKLOADS[label][1]
+        batch = {**WORKLOADS, **INFERENCE}[label][1]
+        workers = everyone[:2] if label in INFERENCE else everyone
         for worker in workers:
             worker.ask(op="load", workload=label)
         probe = ours.ask(op="time", steps=2)["seconds"] / 2
@@ -79,13 +83,14 @@ def speed_table(ours: Worker, theirs: Worker, labels: list[str], reps: int, seco
                     raise RuntimeError(f"{label}: {worker.engine} diverged (loss NaN)")
                 rates[worker.engine].append(steps * batch / answer["seconds"])
         ratio = statistics.median(a / b for a, b in zip(rates["ours"], rates["torch"]))
-        target = TARGETS[label]
+        target = TARGETS.get(label)
         column = ""
-        if torch_engine is not None:
+        if torch_engine is not None and label not in INFERENCE:
             mine = statistics.median(a / b for a, b in zip(rates["torch-engine"], rates["torch"]))
             column = f"{statistics.median(rates['torch-engine']):>14,.0f}{mine:>10.2f}x"
-        lines.append(f"{label:<16}{statistics.median(rates['ours']):>12,.0f}{statistics.median(rates['torch']):>15,.0f}"
-                     f"{ratio:>7.2f}x{target:>7.1f}x{column}  {'met' if ratio >= target else 'NOT met':<8}"
+        verdict = "-" if target is None else "met" if ratio >= target else "NOT met"
+        lines.append(f"{label:<20}{statistics.median(rates['ours']):>12,.0f}{statistics.median(rates['torch']):>15,.0f}"
+                     f"{ratio:>7.2f}x{'-' if target is None else f'{target:.1f}x':>8}{column}  {verdict:<8}"
                      f"{steps} x {reps}")
         print(lines[-1], flush=True)
     return lines
@@ -199,7 +204,7 @@ def main() -> None:
 
     reps = args.reps or (3 if args.quick else 7)
     seconds = args.seconds or (0.5 if args.quick else 1.0)
-    labels = args.only.split(",") if args.only else list(WORKLOADS)
+    labels = args.only.split(",") if args.only else [*WORKLOADS, *INFERENCE]
     os.environ["NUMBA_NUM_THREADS"] = str(args.threads)
     print(f"{machine()}; PyTorch {torch.__version__}; {args.threads} threads per engine")
     ours, theirs = Worker("ours", args.threads), Worker("torch", args.threads)

@@ -5,7 +5,7 @@ OpenMP), so neither sees the other's libraries or thread settings; the parent se
 timing request at a time and pauses between requests, so the idle worker's threads are
 asleep while the other one is timed. Protocol: one JSON object per line each way.
     {"op": "ping"}                               -> {}   (once the engine is imported)
-    {"op": "load", "workload": label}            -> {}   (built and warmed up)
+    {"op": "load", "workload": label}            -> {}   (built and warmed up; WORKLOADS or INFERENCE)
     {"op": "time", "steps": k}                   -> {"seconds": s, "loss": last loss}
     {"op": "conv", "shape": i, "reps": r}        -> {"ms": median fwd+bwd time of SHAPES[i]}
     {"op": "peak"}                               -> {"gflops": FMA peak of our tile, every thread} (ours)
@@ -82,9 +82,14 @@ def _serve(engine: str, threads: int) -> None:
             if op in ("quit", "ping"):
                 answer: dict[str, Any] = {}
             elif op == "load":
-                name, batch = workloads.WORKLOADS[request["workload"]]
-                build = {"ours": workloads.build_ours, "torch": workloads.build_torch,
-                         "torch-engine": workloads.build_torch_engine}[engine]
+                label = request["workload"]
+                if label in workloads.INFERENCE:
+                    name, batch = workloads.INFERENCE[label]
+                    build = {"ours": workloads.build_ours_eval, "torch": workloads.build_torch_eval}[engine]
+                else:
+                    name, batch = workloads.WORKLOADS[label]
+                    build = {"ours": workloads.build_ours, "torch": workloads.build_torch,
+                             "torch-engine": workloads.build_torch_engine}[engine]
                 step = build(name, batch)
                 for _ in range(WARMUP_STEPS):
                     step()

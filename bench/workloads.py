@@ -7,6 +7,9 @@ the same batch size and the same synthetic data (standard-normal images, uniform
 the same per-step work a training loop does: gather a shuffled batch, forward, loss, backward,
 optimizer step, and read the loss and the number of correct predictions back as numbers.
 Ours runs the real trainer step (Trainer.step: also the non-finite checks of `cnn train`).
+The INFERENCE workloads time what `cnn evaluate` does per batch instead: an evaluation-mode
+forward and the loss (ours: the loop of trainer.evaluate_scores; PyTorch: model.eval() under
+torch.no_grad()).
 """
 from __future__ import annotations
 
@@ -26,6 +29,12 @@ WORKLOADS: dict[str, tuple[str, int]] = {  # label -> (spec name, batch size)
     "LeNet-5 b64": ("lenet5_relu", 64),
     "LeNet-5 b256": ("lenet5_relu", 256),
     "ResNet-20 b64": ("resnet20_cifar", 64),
+    "MobileNet b64": ("mobilenet_mnist", 64),
+}
+INFERENCE: dict[str, tuple[str, int]] = {  # label -> (spec name, batch size): eval-mode forward only
+    "LeNet-5 eval b256": ("lenet5_relu", 256),
+    "ResNet-20 eval b256": ("resnet20_cifar", 256),
+    "MobileNet eval b256": ("mobilenet_mnist", 256),
 }
 IMAGES = 4096  # synthetic training set size: batches are gathered from it in shuffled order
 
@@ -96,6 +105,23 @@ def build_ours(name: str, batch: int) -> Step:
     return step
 
 
+def build_ours_eval(name: str, batch: int) -> Step:
+    """One batch of `cnn evaluate` in our engine (trainer.evaluate_scores' loop body); returns the loss."""
+    from cnncli.engine.kernels.loss import softmax_cross_entropy
+    from cnncli.engine.network import Network
+
+    graph, data, _config = _spec_workload(name, batch)
+    network = Network(graph, seed=0)
+    batches = _batches(data, batch)
+
+    def step() -> float:
+        xb, yb = next(batches)
+        loss, _ = softmax_cross_entropy(np.ascontiguousarray(network.forward(xb, training=False)), yb)
+        return float(loss)
+
+    return step
+
+
 def build_torch_engine(name: str, batch: int) -> Step:
     """One step of `cnn train --engine torch`: the spec's graph as a torch module (cnncli.torch_engine),
     with its loss, finite checks and the loss and accuracy read back, on the CPU."""
@@ -126,8 +152,8 @@ def _torch_zoo() -> Any:
     return module
 
 
-def build_torch(name: str, batch: int) -> Step:
-    """The same training step in PyTorch (the usual loop: zero_grad, forward, loss, backward, step)."""
+def _torch_model(name: str, batch: int) -> tuple[Any, Iterator[tuple[np.ndarray, np.ndarray]]]:
+    """(the hand-built PyTorch twin in training mode, its synthetic batches)."""
     import torch
 
     from cnncli.data import Dataset
@@ -136,7 +162,30 @@ def build_torch(name: str, batch: int) -> Step:
     model = builder().train()
     classes = model(torch.zeros(2, *shape)).shape[1]
     x, y = synthetic(shape, classes)
-    batches = _batches(Dataset(x, y, [str(i) for i in range(classes)], "synthetic"), batch)
+    return model, _batches(Dataset(x, y, [str(i) for i in range(classes)], "synthetic"), batch)
+
+
+def build_torch_eval(name: str, batch: int) -> Step:
+    """The same evaluation batch in PyTorch: model.eval() forward and loss under torch.no_grad()."""
+    import torch
+
+    model, batches = _torch_model(name, batch)
+    model.eval()
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step() -> float:
+        xb, yb = next(batches)
+        with torch.no_grad():
+            return loss_fn(model(torch.from_numpy(xb)), torch.from_numpy(yb)).item()
+
+    return step
+
+
+def build_torch(name: str, batch: int) -> Step:
+    """The same training step in PyTorch (the usual loop: zero_grad, forward, loss, backward, step)."""
+    import torch
+
+    model, batches = _torch_model(name, batch)
     kind, args = optimizer_of(name)
     if kind == "sgd":
         opt = torch.optim.SGD(model.parameters(), **args)
