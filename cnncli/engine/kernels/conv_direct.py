@@ -2,15 +2,16 @@
 
 y[n, f, oh, ow] = b[f] + sum_{c in group(f), kh, kw}
     w[f, c - g*Cg, kh, kw] * x[n, c, oh*sh - pt + kh*dil_h, ow*sw - pl + kw*dil_w]
-(out-of-range x reads are 0). The innermost loop runs along ow over the
-valid range only, so it has no branches and vectorises for stride 1.
+(out-of-range x reads are 0). Every kernel copies x (or dy) into a zero-padded plane first, so
+the taps need no bounds checks; stride 1 runs each tap as one loop over "wide rows" (the plane's
+full width), which vectorises even when the output is narrower than a vector.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
 
-from ._common import FAST, ConvGeometry, valid_range
+from ._common import FAST, ConvGeometry
 
 
 def _padded_extent(geo: ConvGeometry, h_: int, w_: int, oh_: int, ow_: int, kh_: int, kw_: int
@@ -84,36 +85,49 @@ def direct_grad_weight(x: np.ndarray, dy: np.ndarray, dwp: np.ndarray, geo: Conv
     """Partial weight gradients: dwp[k, f] = sum over samples n of chunk k.
 
     dwp has shape [K, F, Cg, KH, KW]; each (chunk, filter) task owns its slice,
-    so there are no races. The caller sums over axis 0.
-    """
+    so there are no races. The caller sums over axis 0. Each tap is a dot product of dy with
+    the zero-padded input plane (stride 1: one contiguous loop over wide rows)."""
     sh, sw, pt, pl, dil_h, dil_w, groups = geo.sh, geo.sw, geo.pt, geo.pl, geo.dil_h, geo.dil_w, geo.groups
     n_, c_, h_, w_ = x.shape
     nch, f_, cg, kh_, kw_ = dwp.shape
     oh_, ow_ = dy.shape[2], dy.shape[3]
     fg = f_ // groups
+    hp, wp, rows, cols = _padded_extent_jit(geo, h_, w_, oh_, ow_, kh_, kw_)
+    wide = sh == 1 and sw == 1
+    span = (oh_ - 1) * wp + ow_
     for idx in prange(nch * f_):
         k = idx // f_
         f = idx - k * f_
         c0 = (f // fg) * cg
         acc = dwp[k, f]
         acc[:, :, :] = 0.0
+        xp = np.zeros((cg, hp * wp), x.dtype)
+        dyw = np.zeros(span, dy.dtype)
         for n in range(k * n_ // nch, (k + 1) * n_ // nch):
             g = dy[n, f]
             for cl in range(cg):
-                xc = x[n, c0 + cl]
+                for i in range(rows):
+                    for j in range(cols):
+                        xp[cl, (pt + i) * wp + pl + j] = x[n, c0 + cl, i, j]
+            if wide:
+                for oh in range(oh_):
+                    for ow in range(ow_):
+                        dyw[oh * wp + ow] = g[oh, ow]
+            for cl in range(cg):
+                src = xp[cl]
                 for kh in range(kh_):
                     for kw in range(kw_):
-                        off_w = kw * dil_w - pl
-                        lo, hi = valid_range(off_w, sw, w_, ow_)
                         total = 0.0
-                        for oh in range(oh_):
-                            ih = oh * sh - pt + kh * dil_h
-                            if ih < 0 or ih >= h_:
-                                continue
-                            src = xc[ih]
-                            gr = g[oh]
-                            for ow in range(lo, hi):
-                                total += gr[ow] * src[ow * sw + off_w]
+                        if wide:
+                            off = kh * dil_h * wp + kw * dil_w
+                            for q in range(span):
+                                total += dyw[q] * src[q + off]
+                        else:
+                            for oh in range(oh_):
+                                base = (oh * sh + kh * dil_h) * wp + kw * dil_w
+                                gr = g[oh]
+                                for ow in range(ow_):
+                                    total += gr[ow] * src[base + ow * sw]
                         acc[cl, kh, kw] += total
 
 
