@@ -185,3 +185,13 @@ def test_inception_block_with_identity_branch_and_softmax_matches_torch():
 def test_grouped_dilated_same_padding_and_unused_branch_match_torch():
     # 'side' reads 'dw' but the loss path does not reach avgpool/sigmoid, so they get no gradient
     compare(EVERYTHING_ELSE, (2, 11, 10), batch=5)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_mobilenet_zoo_spec_matches_torch(training):
+    # specs/mobilenet_mnist.yaml whole (depthwise stride 1 and 2, pointwise conv -> batch norm,
+    # relu6): loss, every gradient and the running statistics against torch autograd
+    from pathlib import Path
+
+    spec = Path(__file__).resolve().parents[2] / "specs" / "mobilenet_mnist.yaml"
+    compare(spec.read_text(), (1, 28, 28), batch=8, training=training)
