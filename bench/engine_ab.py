@@ -40,12 +40,19 @@ def main() -> None:
                                                                                                    "this_worker")
     from workloads import WORKLOADS  # noqa: PLC0415 (bench/ is on sys.path: this file's folder)
 
+    known = _load(args.other / "bench" / "workloads.py", "other_workloads").WORKLOADS
+    skipped = [label for label in WORKLOADS if label not in known]
+    if skipped:
+        print(f"(not in the other checkout's workloads, skipped: {', '.join(skipped)})", flush=True)
+
     os.environ["PYTHONPATH"] = str(args.other.resolve())
     other = other_worker.Worker("ours", args.threads)
     del os.environ["PYTHONPATH"]
     this = this_worker.Worker("ours", args.threads)
     try:
         for label, (_, batch) in WORKLOADS.items():
+            if label in skipped:
+                continue
             for worker in (other, this):
                 worker.ask(op="load", workload=label)
             steps = max(4, round(args.seconds / (this.ask(op="time", steps=2)["seconds"] / 2)))
