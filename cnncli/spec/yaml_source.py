@@ -174,6 +174,9 @@ def parse_yaml(text: str, file: str) -> Any:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         problem = err.problem or "malformed YAML"
+        if "maximum nesting depth" in problem:  # libyaml >= 0.2.5 stops at its own limit before ours is reached
+            raise SpecError(_position(file, mark), "", f"the document nests more than {MAX_DEPTH:,} levels deep; "
+                                                       f"a spec nests far less") from None
         context = f" {err.context}" if err.context else ""
         raise SpecError(_position(file, mark), "", f"malformed YAML: {problem}{context}"
                         + _quote_hint(text, mark)) from None
