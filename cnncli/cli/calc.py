@@ -188,12 +188,9 @@ def conv(n: Pair | None, f: Pair | None, p: Pair | None, s: Pair | None, d: Pair
       cnn calc conv --n 28 --f 5 --out 14
       cnn calc conv --x "10 10 10 0 0 0; 10 10 10 0 0 0; 10 10 10 0 0 0; 10 10 10 0 0 0; 10 10 10 0 0 0; 10 10 10 0 0 0" --w "1 0 -1; 1 0 -1; 1 0 -1"
     """  # noqa: E501 (the example is one command line)
-    weights = parse_matrix(w_text, "--w") if w_text is not None else None
-    if weights is not None:
-        shape = (len(weights), len(weights[0]))
-        if f is not None and f != shape:
-            raise UsageError(f"--f {f[0]},{f[1]} disagrees with the {shape[0]}×{shape[1]} kernel given by --w")
-        f = shape
+    weights = None
+    if w_text is not None:
+        weights, f = matrix_with_size(w_text, "--w", f, "--f", "kernel")
     if filters is not None and channels is None:
         raise UsageError("-k (filters) counts parameters together with -c (input channels): give -c too, "
                          "e.g. -c 3 -k 10")
@@ -223,16 +220,24 @@ def pool(n: Pair | None, f: Pair | None, p: Pair | None, s: Pair | None, d: Pair
     run(n, f, p, s or f, d, same, out, x_text, None, ceil_mode, channels, None, mode)
 
 
+def matrix_with_size(text: str, flag: str, given: Pair | None, size_flag: str,
+                     what: str) -> tuple[list[list[float]], Pair]:
+    """The matrix written after `flag` and its (rows, columns), which a size given by `size_flag` must equal."""
+    matrix = parse_matrix(text, flag)
+    shape = (len(matrix), len(matrix[0]))
+    if given is not None and given != shape:
+        raise UsageError(f"{size_flag} {given[0]},{given[1]} disagrees with the {shape[0]}×{shape[1]} {what} "
+                         f"given by {flag}")
+    return matrix, shape
+
+
 def run(n: Pair | None, f: Pair, p: Pair | None, s: Pair, d: Pair, same: bool, out: Pair | None, x_text: str | None,
         weights: list[list[float]] | None, ceil_mode: bool, channels: int | None, filters: int | None,
         op: str) -> None:
     """Sizes, solutions or values for one layer (`op`: conv, max or avg)."""
-    x = parse_matrix(x_text, "--x") if x_text is not None else None
-    if x is not None:
-        shape = (len(x), len(x[0]))
-        if n is not None and n != shape:
-            raise UsageError(f"--n {n[0]},{n[1]} disagrees with the {shape[0]}×{shape[1]} input given by --x")
-        n = shape
+    x = None
+    if x_text is not None:
+        x, n = matrix_with_size(x_text, "--x", n, "--n", "input")
     assert n is not None
     if out is not None:
         show_solutions(n, f, out)
