@@ -55,7 +55,6 @@ class TorchBackend:
         self.optimizer = _OPTIMIZERS[config.optimizer](module.parameters(), lr=config.lr, **config.optimizer_kwargs())
         self.loss = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         self.clip = config.clip_grad_norm
-        self.dropout_seed = config.seed
         torch.manual_seed(config.seed * 1000 + self.rank)  # dropout masks: reproducible, different per process
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
