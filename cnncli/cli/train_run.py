@@ -123,13 +123,15 @@ def _backend(engine: str, graph: Graph, config: TrainConfig, placement: Any, syn
 def _prepare_data_once_per_machine(graph: Graph, data: str, config: TrainConfig, fit: FitMode,
                                    progress: DownloadProgress, placement: Any) -> PreparedData:
     """Under torchrun the first process of each machine fetches and caches the data before the others read it."""
-    first = placement is None or placement.local_rank == 0
+    if placement is None:
+        return prepare_training_data(graph, data, config.val, config.seed, fit, progress)
+    from cnncli.torch_engine.distributed import barrier
+
+    first = placement.local_rank == 0
     if not first:
-        from cnncli.torch_engine.distributed import barrier
         barrier(placement)
     prepared = prepare_training_data(graph, data, config.val, config.seed, fit, progress)
-    if first and placement is not None:
-        from cnncli.torch_engine.distributed import barrier
+    if first:
         barrier(placement)
     return prepared
 
