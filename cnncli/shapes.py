@@ -10,6 +10,7 @@ start inside the right padding (PyTorch's rule).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import gcd
 
 
 def effective_kernel(f: int, d: int = 1) -> int:
@@ -59,6 +60,26 @@ def same_padding(n: int, f: int, s: int = 1, d: int = 1) -> tuple[int, int]:
 def adaptive_bins(n: int, out: int) -> list[tuple[int, int]]:
     """PyTorch's adaptive pooling bins: [floor(i·n/out), ceil((i+1)·n/out)) for i < out."""
     return [((i * n) // out, -(-((i + 1) * n) // out)) for i in range(out)]
+
+
+@dataclass(frozen=True)
+class BinStats:
+    """What the analysis needs of adaptive_bins(n, out), in closed form (no list of `out` bins)."""
+
+    largest: int  # the widest bin
+    step: int  # the smallest distance between the starts of neighbouring bins (n when out = 1)
+    total: int  # the sizes of all bins added up
+
+
+def adaptive_bin_stats(n: int, out: int) -> BinStats:
+    """With q, r = divmod(n, out) and g = gcd(n, out): the bin sizes are q when r = 0, else q + 1 or (when
+    r > g) q + 2; neighbouring starts differ by q or q + 1, bin 0 to bin 1 by q; the sizes add up to
+    Σ ceil((i+1)·n/out) − Σ floor(i·n/out) = n + out − g (the floor sum is ((n−1)(out−1) + g − 1) / 2,
+    the ceilings add n and one for each of the out − g multiples i + 1 where out ∤ (i + 1)·n)."""
+    q, r = divmod(n, out)
+    g = gcd(n, out)
+    largest = q if r == 0 else q + 2 if r > g else q + 1
+    return BinStats(largest, q if out >= 2 else n, n + out - g)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Any
 from cnncli.layers.args import Arg
 from cnncli.layers.base import Layer, Shape, ShapeError, Window, numel, require_spatial
 from cnncli.layers.windowed import WindowedLayer
-from cnncli.shapes import adaptive_bins
+from cnncli.shapes import BinStats, adaptive_bin_stats
 
 _POOL_SCHEMA = {
     "kernel": Arg("pair", minimum=1),
@@ -111,20 +111,17 @@ class AdaptiveAvgPool(Layer):
         oh, ow = self.args["output"]
         return (c, oh, ow)
 
-    def _bins(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    def _bin_stats(self) -> tuple[BinStats, BinStats]:
         _, h, w = self.in_shape
         oh, ow = self.args["output"]
-        return adaptive_bins(h, oh), adaptive_bins(w, ow)
+        return adaptive_bin_stats(h, oh), adaptive_bin_stats(w, ow)
 
     def window(self) -> Window:
         """Largest bin as the span; the smallest bin step as the stride."""
-        rows, cols = self._bins()
-        span = (max(e - s for s, e in rows), max(e - s for s, e in cols))
-        steps = tuple(min((b[i + 1][0] - b[i][0] for i in range(len(b) - 1)), default=e - s)
-                      for b, (s, e) in ((rows, rows[0]), (cols, cols[0])))
-        return Window(span=span, stride=(max(1, steps[0]), max(1, steps[1])))
+        rows, cols = self._bin_stats()
+        return Window(span=(rows.largest, cols.largest), stride=(max(1, rows.step), max(1, cols.step)))
 
     def flops(self) -> int:
-        """Bin size (adds and the divide) per output element."""
-        rows, cols = self._bins()
-        return self.in_shape[0] * sum(re - rs for rs, re in rows) * sum(ce - cs for cs, ce in cols)
+        """Bin size (adds and the divide) per output element: C · Σ row-bin sizes · Σ column-bin sizes."""
+        rows, cols = self._bin_stats()
+        return self.in_shape[0] * rows.total * cols.total

@@ -67,3 +67,15 @@ def test_course_examples():
 def test_adaptive_bins_cover_input():
     assert adaptive_bins(10, 3) == [(0, 4), (3, 7), (6, 10)]
     assert adaptive_bins(7, 7) == [(i, i + 1) for i in range(7)]
+
+
+@given(st.integers(1, 400), st.integers(1, 400))
+def test_adaptive_bin_stats_equal_the_bins_counted_one_by_one(n: int, out: int) -> None:
+    """Reference: the bins themselves (PyTorch's rule, adaptive_bins), measured one by one."""
+    from cnncli.shapes import adaptive_bin_stats, adaptive_bins
+
+    bins = adaptive_bins(n, out)
+    stats = adaptive_bin_stats(n, out)
+    assert stats.largest == max(end - start for start, end in bins)
+    assert stats.total == sum(end - start for start, end in bins)
+    assert stats.step == min((bins[i + 1][0] - bins[i][0] for i in range(out - 1)), default=n)
