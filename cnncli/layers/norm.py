@@ -13,7 +13,8 @@ class BatchNorm(Layer):
     engine_op = "norm.BatchNormOp"
     init = {"weight": "ones", "bias": "zeros", "running_mean": "zeros", "running_var": "ones"}
     summary = "batch normalisation per channel (eps, momentum)"
-    schema = {"eps": Arg("float", 1e-5, minimum=0, maximum=1), "momentum": Arg("float", 0.1, minimum=0, maximum=1)}
+    schema = {"eps": Arg("float", 1e-5, minimum=0, maximum=1, above=True),  # 1/sqrt(var + eps) needs eps > 0
+              "momentum": Arg("float", 0.1, minimum=0, maximum=1)}
 
     def infer(self, in_shapes: list[Shape]) -> Shape:
         if len(in_shapes[0]) not in (1, 3):

@@ -88,3 +88,11 @@ def load_graph_text(text: str):  # type: ignore[no-untyped-def]
 
     spec = load_spec_text(text, "inline.yaml")
     return spec, build_graph(spec)
+
+
+def test_batchnorm_eps_must_be_positive(tmp_path: Path) -> None:
+    """1/sqrt(var + eps) divides by zero on a constant channel when eps = 0."""
+    spec = tmp_path / "eps.yaml"
+    spec.write_text("input: [3, 8, 8]\nlayers:\n  - batchnorm: {eps: 0}\n")
+    result = CliRunner().invoke(cli, ["validate", str(spec)])
+    assert result.exit_code == 1 and "layers[0].batchnorm.eps: eps must be > 0 for batchnorm, got 0" in result.output
