@@ -39,7 +39,8 @@ def empty_dict(pos: Position) -> PosDict:
 
 def _entry_form_error(raw: Any, path: str, pos: Position) -> SpecError:
     if isinstance(raw, dict):
-        keys = ", ".join(raw) or "none"
+        names = [str(key)[:40] for key in list(raw)[:8]]
+        keys = (", ".join(names) + (f" … ({len(raw):,} in all)" if len(raw) > 8 else "")) or "none"
         return SpecError(pos, path, f"a layer entry is a name or a one-key mapping `type: {{arguments}}`, "
                                     f"got a mapping with keys {keys}; indent the arguments under the type, "
                                     f"e.g. `- conv2d: {{filters: 6, kernel: 5}}`")

@@ -96,3 +96,13 @@ def test_batchnorm_eps_must_be_positive(tmp_path: Path) -> None:
     spec.write_text("input: [3, 8, 8]\nlayers:\n  - batchnorm: {eps: 0}\n")
     result = CliRunner().invoke(cli, ["validate", str(spec)])
     assert result.exit_code == 1 and "layers[0].batchnorm.eps: eps must be > 0 for batchnorm, got 0" in result.output
+
+
+def test_an_entry_with_many_keys_gets_a_short_message(tmp_path: Path) -> None:
+    """A 24,000-key entry once gave a 250 KB message; the message names the first keys and the count."""
+    spec = tmp_path / "keys.yaml"
+    keys = ", ".join(f"k{i}: {i}" for i in range(24_000))
+    spec.write_text("input: [3, 8, 8]\nlayers:\n  - {" + keys + "}\n")
+    result = CliRunner().invoke(cli, ["validate", str(spec)])
+    assert result.exit_code == 1 and "k0, k1, k2, k3, k4, k5, k6, k7 … (24,000 in all)" in result.output
+    assert len(result.output) < 500
