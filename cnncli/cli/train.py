@@ -145,6 +145,10 @@ def _placement(engine: str, device: str, sync_bn: bool, threads: int | None):  #
     if threads is not None:
         torch.set_num_threads(threads)
     placement = start(device)
+    if sync_bn and placement.device.type != "cuda":
+        raise UsageError(f"--sync-bn needs CUDA GPUs (PyTorch's SyncBatchNorm runs on them only), but this run is "
+                         f"on {placement.device.type}; drop --sync-bn (each process then keeps its own batch-norm "
+                         f"statistics)")
     if placement.rank != 0:  # one process speaks for the run
         console.out.quiet = console.err.quiet = True
     return placement

@@ -33,6 +33,14 @@ def test_device_cuda_without_a_gpu(tiny_spec, tiny_data, tmp_path) -> None:
     assert not (tmp_path / "r").exists()  # refused before any file was written
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_sync_bn_needs_cuda(tiny_spec, tiny_data, tmp_path) -> None:
+    code, output = run("train", tiny_spec, "--data", tiny_data, "--out", tmp_path / "r", "--engine", "torch",
+                       "--sync-bn")
+    assert code == 1 and "--sync-bn needs CUDA GPUs (PyTorch's SyncBatchNorm runs on them only)" in \
+        one_error_line(output)
+
+
 def test_torch_only_flags_need_the_torch_engine(tiny_spec, tiny_data, tmp_path) -> None:
     code, output = run("train", tiny_spec, "--data", tiny_data, "--out", tmp_path / "r", "--device", "cpu")
     assert code == 1 and "--device needs the PyTorch engine: add --engine torch" in one_error_line(output)

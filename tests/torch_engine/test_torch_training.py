@@ -153,3 +153,25 @@ def test_ddp_on_two_processes_equals_one_process_at_twice_the_batch(tiny_data, t
 
     start = initial_state(load_graph(str(spec))[1], 0)
     assert all(not np.allclose(one[key], start[key]) for key in start)  # the 4 steps did move every tensor
+
+
+def test_ddp_with_augmentation_batch_norm_and_early_stopping_runs_and_resumes(tiny_spec, tiny_data, tmp_path) -> None:
+    """torchrun, 2 processes: augmentation (drawn per process), label smoothing, clipping, batch norm and
+    best.npz/patience together; one record per epoch from process 0 alone; --resume continues the run.
+    Reference: the run's own files (one metrics line per epoch, the checkpoint's position)."""
+    common = ["train", str(tiny_spec), "--data", str(tiny_data), "--engine", "torch", "--val", "0.25",
+              "--batch-size", "16", "--crop", "2", "--flip", "--cutout", "3", "--label-smoothing", "0.1",
+              "--clip-grad-norm", "1.0", "--patience", "5", "--out", str(tmp_path / "run")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "cnncli"]
+    first = subprocess.run([*torchrun, *common, "--epochs", "1"], capture_output=True, text=True, timeout=300, env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    again = subprocess.run([*torchrun, *common, "--epochs", "2", "--resume"], capture_output=True, text=True,
+                           timeout=300, env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert sum(line.startswith("test accuracy") for line in again.stdout.splitlines()) == 1  # process 0 alone
+    assert "resuming from" in again.stderr
+    assert [r["epoch"] for r in history(tmp_path / "run")] == [1, 2]
+    _, _, meta = load_checkpoint(tmp_path / "run" / "last.npz")
+    assert (meta["epoch"], meta["world_size"], meta["engine"]) == (2, 2, "torch")
+    assert (tmp_path / "run" / "best.npz").exists()
