@@ -75,7 +75,7 @@ def download_progress():  # type: ignore[no-untyped-def]
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True,
               help="--engine torch: where to train (auto: a GPU if PyTorch sees one).")
 @click.option("--sync-bn", is_flag=True,
-              help="--engine torch under torchrun: batch-norm statistics over all processes.")
+              help="--engine torch under torchrun on CUDA: batch-norm statistics over all processes.")
 def train(spec: str, data: str, epochs: int | None, batch_size: int | None, lr: float | None,
           optimizer: str | None, momentum: float | None, weight_decay: float | None, schedule: str | None,
           warmup: float | None, val: float | None, seed: int | None, threads: int | None, out: Path | None,
