@@ -11,20 +11,10 @@ import click
 
 from cnncli.cli.common import load_graph
 from cnncli.cli.fit_options import chosen_fit, fit_options
+from cnncli.cli.weights_option import checkpoint_path, weights_option
 from cnncli.errors import UsageError
 from cnncli.report import console
 from cnncli.report.render import FORMATS
-
-RUN_FILES = ("best.npz", "last.npz")  # a run folder's checkpoints, in the order `evaluate` prefers them
-
-
-def run_checkpoint(folder: Path) -> Path:
-    """The checkpoint to evaluate in a run folder: best.npz when there is one, else last.npz."""
-    for name in RUN_FILES:
-        if (folder / name).is_file():
-            return folder / name
-    raise UsageError(f"{folder}: not a run folder (no best.npz or last.npz); give the folder `cnn train --out` "
-                     f"wrote, or a checkpoint file with --weights")
 
 
 def _which(path: Path, meta: dict[str, Any]) -> str:
@@ -71,9 +61,7 @@ def render(report: dict[str, Any], fmt: str) -> str:
 
 @click.command()
 @click.argument("spec", metavar="SPEC|RUN")
-@click.option("--weights", "-w", type=click.Path(path_type=Path),
-              help="A checkpoint written by `cnn train`, or its run folder (then best.npz if there is one, "
-                   "else last.npz). Not needed when the argument is a run folder.")
+@weights_option(required=False, extra_help=" Not needed when the argument is a run folder.")
 @click.option("--data", required=True, help="mnist, fashion-mnist, a .npz file or a folder of class folders.")
 @click.option("--batch-size", "-b", type=click.IntRange(min=1, max=65_536), default=256, show_default=True)
 @click.option("--top-k", "-k", type=click.IntRange(min=1), default=None,
@@ -116,7 +104,7 @@ def evaluate(spec: str, weights: Path | None, data: str, batch_size: int, top_k:
         raise UsageError(f"evaluate needs trained weights: --weights runs/<name> (a run folder) or a checkpoint "
                          f"file, or give the run folder instead of {spec!r}")
     path = weights if weights is not None else Path(spec)
-    path = run_checkpoint(path) if path.is_dir() else path
+    path = checkpoint_path(path)
     if run_folder:  # the spec the run was trained with, as stored in its checkpoint
         meta = load_checkpoint(path)[2]
         graph = build_graph(load_spec_text(str(meta.get("spec_text", "")), str(meta.get("spec_file", path))))

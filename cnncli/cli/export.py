@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from cnncli.cli.common import load_graph
+from cnncli.cli.weights_option import checkpoint_path, weights_option
 from cnncli.errors import UsageError
 from cnncli.extras import require
 from cnncli.report import console
@@ -18,8 +19,7 @@ SUFFIXES = {"pytorch": ".py", "onnx": ".onnx"}
 @click.option("--to", "target", required=True, type=click.Choice(sorted(SUFFIXES)), help="What to write.")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="File to write (net.py or net.onnx); with --to pytorch --weights also net.pt beside it.")
-@click.option("--weights", "-w", type=click.Path(dir_okay=False, path_type=Path),
-              help="Checkpoint of a run (runs/NAME/last.npz): its weights and input normalisation go in.")
+@weights_option(required=False, extra_help=" Its weights and input normalisation go in.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="ONNX without --weights: the initial weights `cnn train --seed` starts from.")
 def export(spec: str, target: str, output: Path, weights: Path | None, seed: int) -> None:
@@ -43,7 +43,7 @@ def export(spec: str, target: str, output: Path, weights: Path | None, seed: int
     loaded, graph = load_graph(spec)
     from cnncli.export.common import checkpoint_state, class_name, initial_state
 
-    state, transform = checkpoint_state(graph, weights) if weights is not None else (None, None)
+    state, transform = checkpoint_state(graph, checkpoint_path(weights)) if weights is not None else (None, None)
     if target == "pytorch":
         from cnncli.atomic import atomic_write
         from cnncli.export.pytorch_code import pytorch_source

@@ -8,6 +8,7 @@ import numpy as np
 
 from cnncli.cli.common import load_graph, spec_argument
 from cnncli.cli.fit_options import chosen_fit, fit_options
+from cnncli.cli.weights_option import checkpoint_path, weights_option
 from cnncli.errors import UsageError
 from cnncli.graph import Graph, Node
 from cnncli.report import console
@@ -56,8 +57,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 @click.command()
 @spec_argument
 @click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--weights", "-w", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Checkpoint written by `cnn train`.")
+@weights_option()
 @click.option("--layer", default="all", show_default=True, metavar="NAME|all",
               help="One layer's maps, or those of every convolution and pooling layer.")
 @click.option("--invert", is_flag=True, help="Invert grey levels (dark digits on white paper -> MNIST style).")
@@ -88,6 +88,7 @@ def featuremaps(spec: str, image: Path, weights: Path, layer: str, invert: bool,
     if len(graph.input_shape) != 3:
         raise UsageError(f"{graph.name} takes {list(graph.input_shape)}, not an image [C, H, W]")
     nodes = map_nodes(graph, layer)
+    weights = checkpoint_path(weights)
     state, _ = checkpoint_state(graph, weights)
     network = Network(graph)
     network.load_state(state)

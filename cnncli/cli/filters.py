@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from cnncli.cli.common import load_graph, spec_argument
+from cnncli.cli.weights_option import checkpoint_path, weights_option
 from cnncli.errors import UsageError
 from cnncli.graph import Graph, Node
 from cnncli.report import console
@@ -32,8 +33,7 @@ def find_conv(graph: Graph, name: str | None) -> Node:
 
 @click.command()
 @spec_argument
-@click.option("--weights", "-w", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Checkpoint written by `cnn train`.")
+@weights_option()
 @click.option("--layer", metavar="NAME", help="Convolution to show (default: the first one).")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("filters.png"),
               show_default=True, help="PNG file to write.")
@@ -55,7 +55,7 @@ def filters(spec: str, weights: Path, layer: str | None, out: Path) -> None:
 
     _, graph = load_graph(spec)
     node = find_conv(graph, layer)
-    state, _ = checkpoint_state(graph, weights)
+    state, _ = checkpoint_state(graph, checkpoint_path(weights))
     weight = state[f"{node.name}/weight"]
     f, c, kh, kw = weight.shape
     title = f"{graph.name}\n{node.name}: {f} filters of {kh}×{kw}" + (f" × {c} input channels" if c > 1 else "")

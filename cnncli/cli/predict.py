@@ -10,6 +10,7 @@ from rich.table import Table
 
 from cnncli.cli.common import load_graph
 from cnncli.cli.fit_options import chosen_fit, fit_options
+from cnncli.cli.weights_option import checkpoint_path, weights_option
 from cnncli.errors import UsageError
 from cnncli.report import console
 
@@ -24,8 +25,7 @@ def inverted(batch: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...])
 @click.command()
 @click.argument("spec", metavar="SPEC")
 @click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--weights", "-w", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Checkpoint written by `cnn train`.")
+@weights_option()
 @click.option("--top", "-k", type=click.IntRange(min=1), default=3, show_default=True, help="Classes to show.")
 @click.option("--invert", is_flag=True, help="Invert grey levels (dark digits on white paper -> MNIST style).")
 @fit_options
@@ -50,6 +50,7 @@ def predict(spec: str, images: tuple[Path, ...], weights: Path, top: int, invert
     _, graph = load_graph(spec)
     if len(graph.input_shape) != 3:
         raise UsageError("predict needs a spec with an image input [C, H, W]")
+    weights = checkpoint_path(weights)
     network, meta = restore_network(graph, weights)
     preprocessing = run_preprocessing(weights, meta)
     batch = preprocessing.images(list(images), fit)

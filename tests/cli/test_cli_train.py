@@ -218,3 +218,23 @@ def test_flip_on_digits_warns_and_spec_augment_errors_point_at_the_spec(setup):
     (setup / "bad.yaml").write_text(SPEC + "  augment: {crop: 2, flip: yes please}\n")
     result = invoke("train", setup / "bad.yaml", "--data", setup / "blobs.npz", "--out", setup / "r2")
     assert result.exit_code == 1 and "train.augment.flip" in result.stderr and "expects true or false" in result.stderr
+
+
+def test_a_run_folder_stands_for_its_checkpoint_in_every_command(setup):
+    """predict, filters and export take the run folder as --weights: best.npz when there is one (reference:
+    the same command given the file itself)."""
+    out = setup / "run"
+    assert invoke("train", setup / "tiny.yaml", "--data", setup / "blobs.npz", "--out", out, "--epochs", "2"
+                  ).exit_code == 0
+    chosen = out / ("best.npz" if (out / "best.npz").exists() else "last.npz")
+    image = np.full((10, 10), 20, np.uint8)
+    Image.fromarray(image).save(setup / "img.png")
+    by_folder = invoke("predict", setup / "tiny.yaml", "--weights", out, setup / "img.png", "--format", "json")
+    by_file = invoke("predict", setup / "tiny.yaml", "--weights", chosen, setup / "img.png", "--format", "json")
+    assert by_folder.exit_code == 0, by_folder.output
+    assert json.loads(by_folder.stdout)["predictions"] == json.loads(by_file.stdout)["predictions"]
+    assert json.loads(by_folder.stdout)["weights"] == str(chosen)
+    assert invoke("export", setup / "tiny.yaml", "--to", "pytorch", "-o", setup / "net.py", "--weights", out
+                  ).exit_code == 0
+    missing = invoke("predict", setup / "tiny.yaml", "--weights", setup, setup / "img.png")
+    assert missing.exit_code == 1 and "not a run folder (no best.npz or last.npz)" in missing.stderr
