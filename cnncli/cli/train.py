@@ -1,7 +1,6 @@
 """`cnn train`: train a spec on real data with the built-in engine."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -11,6 +10,7 @@ from cnncli.cli.fit_options import chosen_fit, fit_options
 from cnncli.errors import UsageError
 from cnncli.extras import require
 from cnncli.report import console
+from cnncli.torch_engine import launched_by_torchrun
 from cnncli.train_config import (
     MONITORS,
     OPTIMIZER_ARGS,
@@ -130,7 +130,7 @@ def _placement(engine: str, device: str, sync_bn: bool, threads: int | None):  #
     """The torch engine's device and process group (None for the Numba engine, which has neither)."""
     if engine == "numba":
         for flag, given in (("--device", device != "auto"), ("--sync-bn", sync_bn),
-                            ("torchrun", "RANK" in os.environ and "WORLD_SIZE" in os.environ)):
+                            ("torchrun", launched_by_torchrun())):
             if given:
                 raise UsageError(f"{flag} needs the PyTorch engine: add --engine torch")
         from cnncli.engine.setup import configure  # threads, BLAS, malloc, JIT: before the engine loads

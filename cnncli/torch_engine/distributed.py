@@ -12,6 +12,7 @@ import torch
 import torch.distributed as dist
 
 from cnncli.errors import UsageError
+from cnncli.torch_engine import launched_by_torchrun
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -58,10 +59,6 @@ def choose_device(requested: str, local_rank: int) -> torch.device:
     if requested == "mps" and not _mps_available():
         raise UsageError("--device mps: Apple's Metal backend is not available here; use --device cpu or auto")
     return torch.device(requested)
-
-
-def launched_by_torchrun() -> bool:
-    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
 def start(requested_device: str) -> Placement:
