@@ -130,8 +130,7 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
         return y
     bias = np.zeros(f, x.dtype) if b is None else b
     if _use_direct(c, groups):
-        conv_direct.direct_forward(x, w, bias, y, geo)
-        return y
+        return conv_direct.depthwise_conv_forward(x, w, bias, geo)
     ws, spc = _workspace(n, c * kh * kw, f, geo.oh * geo.ow, x.dtype)
     gemm_forward(BLAS_TABLE, x, w.reshape(f, cg * kh * kw), bias, y, ws, spc, geo)
     return y
@@ -156,24 +155,10 @@ def conv2d_backward(x: np.ndarray, w: np.ndarray, dy: np.ndarray,
     if flat_eligible(stride, dilation, groups, x.dtype):
         return flat_conv_backward(plan_for(x, w, geo.sh, pads), x, w, dy, BIAS, need_dx, need_db)
     if _use_direct(c, groups):
-        return _direct_backward(x, w, dy, geo, need_dx)
+        return conv_direct.depthwise_conv_backward(x, w, dy, geo, need_dx, need_db)
     ws, spc = _workspace(n, c * kh * kw, f, geo.oh * geo.ow, x.dtype)
     dwp = np.zeros((THREADS, f, cg * kh * kw), x.dtype)
     dbp = np.zeros((THREADS, f), x.dtype)
     dx = np.empty_like(x) if need_dx else x[:0]
     gemm_backward(BLAS_TABLE, x, w.reshape(f, cg * kh * kw), dy, dx, dwp, dbp, ws, spc, geo, need_dx)
     return (dx if need_dx else None), dwp.sum(axis=0).reshape(w.shape), dbp.sum(axis=0)
-
-
-def _direct_backward(x: np.ndarray, w: np.ndarray, dy: np.ndarray, geo: ConvGeometry, need_dx: bool
-                     ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-    """conv2d_backward via the direct kernels (per-chunk weight partials, then summed)."""
-    chunks = max(1, min(x.shape[0], 8))
-    dwp = np.empty((chunks,) + w.shape, x.dtype)
-    conv_direct.direct_grad_weight(x, dy, dwp, geo)
-    db = dy.sum(axis=(0, 2, 3), dtype=np.float64).astype(x.dtype)
-    dx = None
-    if need_dx:
-        dx = np.empty_like(x)
-        conv_direct.direct_grad_input(w, dy, dx, geo)
-    return dx, dwp.sum(axis=0), db

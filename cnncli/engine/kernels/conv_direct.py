@@ -1,180 +1,248 @@
-"""Direct (loop) convolution kernels, used for grouped/depthwise convolutions.
+"""Depthwise convolution kernels: groups == C, one input channel per group, M = F / C filters
+per channel (the channel multiplier), any kernel size, stride, padding and dilation.
 
-y[n, f, oh, ow] = b[f] + sum_{c in group(f), kh, kw}
-    w[f, c - g*Cg, kh, kw] * x[n, c, oh*sh - pt + kh*dil_h, ow*sw - pl + kw*dil_w]
-(out-of-range x reads are 0). Every kernel copies x (or dy) into a zero-padded plane first, so
-the taps need no bounds checks; stride 1 runs each tap as one loop over "wide rows" (the plane's
-full width), which vectorises even when the output is narrower than a vector.
+y[n, f, oh, ow] = b[f] + sum_{kh, kw} w[f, 0, kh, kw] * x[n, f // M, oh*sh - pt + kh*dil_h, ow*sw - pl + kw*dil_w]
+(out-of-range x reads are 0).
+
+Layout ("phase canvas", the polyphase split of canvas.py generalised to any stride and
+dilation): the zero-padded plane of x[n, c] is split into sh*sw phases; phase (a, b) holds
+padded pixel (i*sh + a, j*sw + b) at i*wq + j, in a plane of hq x wq with
+    hq = OH + ((KH-1)*dil_h) // sh,   wq = OW + ((KW-1)*dil_w) // sw.
+Tap (kh, kw) reads phase ((kh*dil_h) % sh, (kw*dil_w) % sw) shifted by
+shift = ((kh*dil_h) // sh)*wq + (kw*dil_w) // sw, so output (oh, ow), placed at the "wide"
+position q = oh*wq + ow, reads canvas[offs[tap] + q]: every tap of every stride is one
+contiguous loop over q < span = (OH-1)*wq + OW (the columns ow >= OW of a wide row are junk,
+dropped when copied out). Such loops vectorise whatever OW is; the taps of one pass are summed
+in registers (blocks of 3 taps per pass over q), not in memory tap by tap.
+
+Backward, with dy[n, f] copied into wide rows of wq (junk columns 0) after `margin` zeros
+(dyw[margin + q] = dy at q; margin = the largest shift):
+    dw[f, tap]  = sum_n sum_{q < span} dyw[margin + q] * canvas[offs[tap] + q]
+    dphase[q]   = sum_{taps of the phase} w[f, tap] * dyw[margin - shift[tap] + q],   q < hq*wq
+(the gradient of the canvas, gathered: one contiguous loop per phase), and dx[n, c] is read
+back out of the phase planes, summed over the M filters of channel c. The weight gradient
+sums each plane's dot product in x's dtype, then samples in float64 in a fixed split of the
+work (CHUNK_TASKS; never the thread timing), so results are the same bits for any thread count.
+
+All copies between images and canvases are block copies of rows (canvas.copy_rows); the
+canvases live in the per-thread workspace (_common.scratch, indexed by get_thread_id), zeroed
+once per call: each plane then writes only the pixels it owns, so the zero borders stay.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
-from numba import njit, prange
+from numba import get_thread_id, njit, prange
 
-from ._common import FAST, ConvGeometry
+from ._common import FAST, THREADS, ConvGeometry, scratch
+from .canvas import copy_rows
 
-
-def _padded_extent(geo: ConvGeometry, h_: int, w_: int, oh_: int, ow_: int, kh_: int, kw_: int
-                   ) -> tuple[int, int, int, int]:
-    """(HP, WP, rows, cols): the zero-padded input plane the taps read, and how much of x lies in it."""
-    hp = (oh_ - 1) * geo.sh + (kh_ - 1) * geo.dil_h + 1
-    wp = (ow_ - 1) * geo.sw + (kw_ - 1) * geo.dil_w + 1
-    return hp, wp, max(0, min(h_, hp - geo.pt)), max(0, min(w_, wp - geo.pl))
+CHUNK_TASKS = 64  # backward: split the samples so that channels x chunks reaches this many tasks
 
 
-_padded_extent_jit = njit(cache=True)(_padded_extent)
+class DepthwiseGeometry(NamedTuple):
+    """The integers of one depthwise call (depthwise_geometry builds it; names as above)."""
+
+    sh: int
+    sw: int
+    pt: int
+    pl: int
+    mult: int     # M: filters per input channel
+    hq: int       # phase plane rows
+    wq: int       # phase plane row length (wide row)
+    phase: int    # phase plane stride, hq*wq
+    span: int     # wide outputs, (OH-1)*wq + OW
+    margin: int   # zeros before dy in the backward's wide dy buffer: the largest shift
+    clipped: int  # 1 when some input pixels lie outside every phase plane (they get dx = 0)
+    oh: int
+    ow: int
 
 
-@njit(parallel=True, cache=True, fastmath=FAST)
-def direct_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, y: np.ndarray, geo: ConvGeometry) -> None:
-    """Fill y [N, F, OH, OW] with the grouped convolution of x (formula above).
+def depthwise_geometry(geo: ConvGeometry, h_: int, w_: int, mult: int
+                       ) -> tuple[DepthwiseGeometry, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(geometry, offs, shifts, order, starts): offs[tap] and shifts[tap] as in the module doc
+    (tap = kh*KW + kw); order lists the taps phase by phase, phase ph's taps being
+    order[starts[ph]:starts[ph + 1]]."""
+    sh, sw, oh_, ow_ = geo.sh, geo.sw, geo.oh, geo.ow
+    hq = oh_ + (geo.kh - 1) * geo.dil_h // sh
+    wq = ow_ + (geo.kw - 1) * geo.dil_w // sw
+    rows, cols = np.divmod(np.arange(geo.kh) * geo.dil_h, sh), np.divmod(np.arange(geo.kw) * geo.dil_w, sw)
+    shifts = (rows[0][:, None] * wq + cols[0][None, :]).ravel().astype(np.int64)
+    phases = (rows[1][:, None] * sw + cols[1][None, :]).ravel()
+    order = np.argsort(phases, kind="stable").astype(np.int64)
+    starts = np.searchsorted(phases[order], np.arange(sh * sw + 1)).astype(np.int64)
+    clipped = int(geo.pt + h_ > hq * sh or geo.pl + w_ > wq * sw)
+    g = DepthwiseGeometry(sh, sw, geo.pt, geo.pl, mult, hq, wq, hq * wq, (oh_ - 1) * wq + ow_, int(shifts.max()),
+                          clipped, oh_, ow_)
+    return g, phases * g.phase + shifts, shifts, order, starts
 
-    One task per sample: each group's input planes are copied once into a zero-padded plane
-    xp [Cg, HP*WP], so the taps need no bounds checks. Stride 1 runs every tap over the whole
-    plane as one contiguous loop ("wide rows": the output is computed on WP-wide rows, the
-    WP - OW extra columns are dropped), which vectorises even when OW is below the vector width.
-    Each output sums b, then the taps in (c, kh, kw) order, as the loop form does."""
-    sh, sw, pt, pl, dil_h, dil_w, groups = geo.sh, geo.sw, geo.pt, geo.pl, geo.dil_h, geo.dil_w, geo.groups
-    n_, c_, h_, w_ = x.shape
-    f_, cg, kh_, kw_ = w.shape
-    oh_, ow_ = y.shape[2], y.shape[3]
-    fg = f_ // groups
-    hp, wp, rows, cols = _padded_extent_jit(geo, h_, w_, oh_, ow_, kh_, kw_)
-    wide = sh == 1 and sw == 1
-    span = (oh_ - 1) * wp + ow_  # wide-row outputs: the last row stops at OW
-    for n in prange(n_):
-        xp = np.zeros((cg, hp * wp), x.dtype)
-        acc = np.empty(span, y.dtype)
-        for f in range(f_):
-            c0 = (f // fg) * cg
-            if f % fg == 0:
-                for cl in range(cg):
-                    for i in range(rows):
-                        for j in range(cols):
-                            xp[cl, (pt + i) * wp + pl + j] = x[n, c0 + cl, i, j]
-            out = y[n, f]
-            if wide:
-                acc[:] = b[f]
-                for cl in range(cg):
-                    src = xp[cl]
-                    for kh in range(kh_):
-                        for kw in range(kw_):
-                            wv = w[f, cl, kh, kw]
-                            off = kh * dil_h * wp + kw * dil_w
-                            for q in range(span):
-                                acc[q] += wv * src[q + off]
-                for oh in range(oh_):
-                    for ow in range(ow_):
-                        out[oh, ow] = acc[oh * wp + ow]
+
+@njit(cache=True, fastmath=FAST)
+def _phase_copy(img: np.ndarray, i0: int, cv: np.ndarray, h_: int, w_: int, g: DepthwiseGeometry,
+                to_canvas: bool) -> None:
+    """Canvas <-> image plane img[i0 : i0 + H*W] (flat): fill the phase planes of cv from the
+    image, or (to_canvas False) read the image back out of them; pixels outside every phase
+    plane are skipped. Pixel (ih, iw) sits in phase ((ih+pt) % sh, (iw+pl) % sw) at
+    ((ih+pt) // sh)*wq + (iw+pl) // sw."""
+    sh, sw, wq = g.sh, g.sw, g.wq
+    for a in range(sh):
+        ih0 = (a - g.pt) % sh
+        r0 = (ih0 + g.pt) // sh
+        rows = min((h_ - ih0 + sh - 1) // sh, g.hq - r0)
+        for b in range(sw):
+            iw0 = (b - g.pl) % sw
+            c0 = (iw0 + g.pl) // sw
+            cols = min((w_ - iw0 + sw - 1) // sw, wq - c0)
+            if rows <= 0 or cols <= 0:
                 continue
-            out[:, :] = b[f]
-            for cl in range(cg):
-                src = xp[cl]
-                for kh in range(kh_):
-                    for kw in range(kw_):
-                        wv = w[f, cl, kh, kw]
-                        for oh in range(oh_):
-                            base = (oh * sh + kh * dil_h) * wp + kw * dil_w
-                            dst = out[oh]
-                            for ow in range(ow_):
-                                dst[ow] += wv * src[base + ow * sw]
+            at = (a * sw + b) * g.phase + r0 * wq + c0
+            if to_canvas:
+                copy_rows(cv, at, wq, 1, img, i0 + ih0 * w_ + iw0, sh * w_, sw, rows, cols)
+            else:
+                copy_rows(img, i0 + ih0 * w_ + iw0, sh * w_, sw, cv, at, wq, 1, rows, cols)
+
+
+@njit(cache=True, fastmath=FAST)
+def _taps(src: np.ndarray, offs: np.ndarray, taps: np.ndarray, lo: int, hi: int, wv: np.ndarray,
+          dst: np.ndarray, d0: int, count: int, init: bool, bias: float) -> None:
+    """dst[d0 + q] = (bias if init else dst[d0 + q]) + sum_{k in [lo, hi)} wv[taps[k]] * src[offs[taps[k]] + q]
+    for q < count: passes of 3 taps summed in registers (then the rest one by one)."""
+    d0, count = np.uint64(d0), np.uint64(count)
+    if hi == lo and init:
+        for q in range(count):
+            dst[d0 + q] = bias
+    k = lo
+    while k < hi:
+        t0 = taps[k]
+        o0, w0 = np.uint64(offs[t0]), wv[t0]
+        if k + 3 <= hi:
+            t1, t2 = taps[k + 1], taps[k + 2]
+            o1, o2, w1, w2 = np.uint64(offs[t1]), np.uint64(offs[t2]), wv[t1], wv[t2]
+            if init:
+                for q in range(count):
+                    dst[d0 + q] = bias + w0 * src[o0 + q] + w1 * src[o1 + q] + w2 * src[o2 + q]
+            else:
+                for q in range(count):
+                    dst[d0 + q] += w0 * src[o0 + q] + w1 * src[o1 + q] + w2 * src[o2 + q]
+            k += 3
+        else:
+            if init:
+                for q in range(count):
+                    dst[d0 + q] = bias + w0 * src[o0 + q]
+            else:
+                for q in range(count):
+                    dst[d0 + q] += w0 * src[o0 + q]
+            k += 1
+        init = False
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
-def direct_grad_weight(x: np.ndarray, dy: np.ndarray, dwp: np.ndarray, geo: ConvGeometry) -> None:
-    """Partial weight gradients: dwp[k, f] = sum over samples n of chunk k.
-
-    dwp has shape [K, F, Cg, KH, KW]; each (chunk, filter) task owns its slice,
-    so there are no races. The caller sums over axis 0. Each tap is a dot product of dy with
-    the zero-padded input plane (stride 1: one contiguous loop over wide rows)."""
-    sh, sw, pt, pl, dil_h, dil_w, groups = geo.sh, geo.sw, geo.pt, geo.pl, geo.dil_h, geo.dil_w, geo.groups
+def depthwise_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, y: np.ndarray, offs: np.ndarray,
+                      taps: np.ndarray, cvs: np.ndarray, outs: np.ndarray, g: DepthwiseGeometry) -> None:
+    """Fill y [N, F, OH, OW] (formula in the module doc); w is [F, KH*KW], taps = arange(KH*KW);
+    cvs [threads, sh*sw*phase] zeroed by the caller, outs [threads, span]. One task per
+    (sample, channel): its canvas, then its M filters."""
     n_, c_, h_, w_ = x.shape
-    nch, f_, cg, kh_, kw_ = dwp.shape
-    oh_, ow_ = dy.shape[2], dy.shape[3]
-    fg = f_ // groups
-    hp, wp, rows, cols = _padded_extent_jit(geo, h_, w_, oh_, ow_, kh_, kw_)
-    wide = sh == 1 and sw == 1
-    span = (oh_ - 1) * wp + ow_
-    for idx in prange(nch * f_):
-        k = idx // f_
-        f = idx - k * f_
-        c0 = (f // fg) * cg
-        acc = dwp[k, f]
-        acc[:, :, :] = 0.0
-        xp = np.zeros((cg, hp * wp), x.dtype)
-        dyw = np.zeros(span, dy.dtype)
-        for n in range(k * n_ // nch, (k + 1) * n_ // nch):
-            g = dy[n, f]
-            for cl in range(cg):
-                for i in range(rows):
-                    for j in range(cols):
-                        xp[cl, (pt + i) * wp + pl + j] = x[n, c0 + cl, i, j]
-            if wide:
-                for oh in range(oh_):
-                    for ow in range(ow_):
-                        dyw[oh * wp + ow] = g[oh, ow]
-            for cl in range(cg):
-                src = xp[cl]
-                for kh in range(kh_):
-                    for kw in range(kw_):
-                        total = 0.0
-                        if wide:
-                            off = kh * dil_h * wp + kw * dil_w
-                            for q in range(span):
-                                total += dyw[q] * src[q + off]
-                        else:
-                            for oh in range(oh_):
-                                base = (oh * sh + kh * dil_h) * wp + kw * dil_w
-                                gr = g[oh]
-                                for ow in range(ow_):
-                                    total += gr[ow] * src[base + ow * sw]
-                        acc[cl, kh, kw] += total
+    k_, oh_, ow_ = offs.size, g.oh, g.ow
+    xf, yf = x.reshape(x.size), y.reshape(y.size)
+    for nc in prange(n_ * c_):
+        t = get_thread_id()
+        cv, out = cvs[t], outs[t]
+        _phase_copy(xf, nc * h_ * w_, cv, h_, w_, g, True)
+        for m in range(g.mult):
+            f = (nc % c_) * g.mult + m
+            _taps(cv, offs, taps, 0, k_, w[f], out, 0, g.span, True, b[f])
+            copy_rows(yf, ((nc // c_) * c_ * g.mult + f) * oh_ * ow_, ow_, 1, out, 0, g.wq, 1, oh_, ow_)
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
-def direct_grad_input(w: np.ndarray, dy: np.ndarray, dx: np.ndarray, geo: ConvGeometry) -> None:
-    """dx[n, c] = sum_{f in group(c), kh, kw, oh, ow} w[f, c', kh, kw] * dy[n, f, oh, ow]
-    scattered to (oh*sh - pt + kh*dil_h, ow*sw - pl + kw*dil_w); one task per sample.
+def depthwise_backward(x: np.ndarray, w: np.ndarray, dy: np.ndarray, dx: np.ndarray, dwp: np.ndarray,
+                       offs: np.ndarray, shifts: np.ndarray, order: np.ndarray, starts: np.ndarray,
+                       cvs: np.ndarray, dyws: np.ndarray, dqs: np.ndarray, zero: float, need_dx: bool,
+                       g: DepthwiseGeometry) -> None:
+    """dwp [chunks, F, KH*KW] (float64, one partial per chunk of samples; the caller sums axis 0)
+    and, when need_dx, dx [N, C, H, W] (formulas in the module doc). w is [F, KH*KW]; cvs
+    [threads, sh*sw*phase] and dyws [threads, margin + phase] zeroed by the caller, dqs
+    [threads, sh*sw*phase]; zero: 0 in x's dtype. One task per (channel, chunk of samples)."""
+    n_, c_, h_, w_ = x.shape
+    chunks, f_, k_ = dwp.shape
+    oh_, ow_, margin, mult = g.oh, g.ow, g.margin, g.mult
+    xf, dyf, dxf = x.reshape(x.size), dy.reshape(dy.size), dx.reshape(dx.size)
+    bofs = margin - shifts  # dphase reads dyw[bofs[tap] + q]
+    for task in prange(c_ * chunks):
+        t = get_thread_id()
+        c, k = task // chunks, task % chunks
+        cv, dyw, dq = cvs[t], dyws[t], dqs[t]
+        part = dwp[k]
+        for f in range(c * mult, (c + 1) * mult):
+            part[f, :] = 0.0
+        for n in range(k * n_ // chunks, (k + 1) * n_ // chunks):
+            _phase_copy(xf, (n * c_ + c) * h_ * w_, cv, h_, w_, g, True)
+            for m in range(mult):
+                f = c * mult + m
+                copy_rows(dyw, margin, g.wq, 1, dyf, (n * f_ + f) * oh_ * ow_, ow_, 1, oh_, ow_)
+                _grad_weight_plane(cv, dyw, offs, part[f], zero, g)
+                if need_dx:
+                    for ph in range(g.sh * g.sw):
+                        _taps(dyw, bofs, order, starts[ph], starts[ph + 1], w[f], dq, ph * g.phase, g.phase,
+                              m == 0, zero)
+            if need_dx:
+                i0 = (n * c_ + c) * h_ * w_
+                if g.clipped:
+                    for i in range(i0, i0 + h_ * w_):
+                        dxf[i] = zero
+                _phase_copy(dxf, i0, dq, h_, w_, g, False)
 
-    Stride 1 scatters into a zero-padded plane [HP*WP] with wide rows (dy copied into WP-wide
-    rows whose extra columns are 0), one contiguous loop per tap; other strides scatter row by
-    row. Each element sums the taps in (f, kh, kw) order, as the loop form does."""
-    sh, sw, pt, pl, dil_h, dil_w, groups = geo.sh, geo.sw, geo.pt, geo.pl, geo.dil_h, geo.dil_w, geo.groups
-    n_, c_, h_, w_ = dx.shape
-    f_, cg, kh_, kw_ = w.shape
-    oh_, ow_ = dy.shape[2], dy.shape[3]
-    fg = f_ // groups
-    hp, wp, rows, cols = _padded_extent_jit(geo, h_, w_, oh_, ow_, kh_, kw_)
-    wide = sh == 1 and sw == 1
-    span = (oh_ - 1) * wp + ow_
-    for n in prange(n_):
-        acc = np.empty(hp * wp, dx.dtype)
-        dyw = np.zeros(span, dy.dtype)
-        for c in range(c_):
-            g = c // cg
-            cl = c - g * cg
-            acc[:] = 0.0
-            for f in range(g * fg, (g + 1) * fg):
-                gf = dy[n, f]
-                if wide:
-                    for oh in range(oh_):
-                        for ow in range(ow_):
-                            dyw[oh * wp + ow] = gf[oh, ow]
-                for kh in range(kh_):
-                    for kw in range(kw_):
-                        wv = w[f, cl, kh, kw]
-                        if wide:
-                            off = kh * dil_h * wp + kw * dil_w
-                            for q in range(span):
-                                acc[q + off] += wv * dyw[q]
-                            continue
-                        for oh in range(oh_):
-                            base = (oh * sh + kh * dil_h) * wp + kw * dil_w
-                            src = gf[oh]
-                            for ow in range(ow_):
-                                acc[base + ow * sw] += wv * src[ow]
-            plane = dx[n, c]
-            plane[:, :] = 0.0
-            for i in range(rows):
-                for j in range(cols):
-                    plane[i, j] = acc[(pt + i) * wp + pl + j]
+
+@njit(cache=True, fastmath=FAST)
+def _grad_weight_plane(cv: np.ndarray, dyw: np.ndarray, offs: np.ndarray, acc: np.ndarray, zero: float,
+                       g: DepthwiseGeometry) -> None:
+    """acc[tap] += sum_{q < span} dyw[margin + q] * cv[offs[tap] + q] (the sum in x's dtype)."""
+    span, d0 = np.uint64(g.span), np.uint64(g.margin)
+    for tap in range(offs.size):
+        o = np.uint64(offs[tap])
+        total = zero
+        for q in range(span):
+            total += dyw[d0 + q] * cv[o + q]
+        acc[tap] += total
+
+
+def _workspace(name: str, size: int, dtype: np.dtype, zeroed: bool) -> np.ndarray:
+    """A per-thread scratch block [THREADS, size] (zeroed when asked)."""
+    buf = scratch(name, (THREADS, size), dtype)
+    if zeroed:
+        buf[...] = 0
+    return buf
+
+
+def depthwise_conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """y = depthwise conv2d(x, w) + b, a new [N, F, OH, OW] array (w [F, 1, KH, KW], F = M*C)."""
+    n_, c_, h_, w_ = x.shape
+    f_ = w.shape[0]
+    g, offs, _, _, _ = depthwise_geometry(geo, h_, w_, f_ // c_)
+    y = np.empty((n_, f_, g.oh, g.ow), x.dtype)
+    cvs = _workspace("dw_canvas", g.sh * g.sw * g.phase, x.dtype, True)
+    outs = _workspace("dw_out", g.span, x.dtype, False)
+    taps = np.arange(offs.size, dtype=np.int64)
+    depthwise_forward(x, w.reshape(f_, -1), b, y, offs, taps, cvs, outs, g)
+    return y
+
+
+def depthwise_conv_backward(x: np.ndarray, w: np.ndarray, dy: np.ndarray, geo: ConvGeometry, need_dx: bool,
+                            need_db: bool) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """(dx or None, dw, db or None) of depthwise_conv_forward given dy = dL/dy."""
+    n_, c_, h_, w_ = x.shape
+    f_ = w.shape[0]
+    g, offs, shifts, order, starts = depthwise_geometry(geo, h_, w_, f_ // c_)
+    chunks = max(1, min(n_, -(-CHUNK_TASKS // c_)))
+    dwp = np.empty((chunks, f_, offs.size), np.float64)
+    canvas = g.sh * g.sw * g.phase
+    cvs = _workspace("dw_canvas", canvas, x.dtype, True)
+    dyws = _workspace("dw_dy", g.margin + g.phase, x.dtype, True)
+    dqs = _workspace("dw_dcanvas", canvas if need_dx else 0, x.dtype, False)
+    dx = np.empty_like(x) if need_dx else x[:0]
+    depthwise_backward(x, w.reshape(f_, -1), dy, dx, dwp, offs, shifts, order, starts, cvs, dyws, dqs,
+                       x.dtype.type(0), need_dx, g)
+    db = dy.sum(axis=(0, 2, 3), dtype=np.float64).astype(x.dtype) if need_db else None
+    return (dx if need_dx else None), dwp.sum(axis=0).astype(x.dtype).reshape(w.shape), db

@@ -1,0 +1,175 @@
+"""Side-by-side micro-benchmark of depthwise (and grouped) convolutions: cnncli vs PyTorch.
+
+    python bench/depthwise_speed.py [--reps 40] [--threads 2] [--batch 64] [--old CHECKOUT]
+
+Per layer shape (the five depthwise layers of specs/mobilenet_mnist.yaml, then two grouped
+convolutions with several channels per group), the median time of a forward alone and of a
+forward + backward (dx and dw; no bias, as in the spec), in ours and in PyTorch's
+F.conv2d(groups=...) with autograd. Each engine runs in its own worker process (this file,
+`--serve`), with every thread pool at --threads; the engines alternate shape by shape and the
+parent pauses between requests, so the idle worker's threads sleep while the other is timed.
+`--old DIR` adds a third worker running another checkout's kernels (PYTHONPATH=DIR), for a
+before/after comparison of a change (`git archive REV | tar -x -C DIR`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve()
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
+
+# name, C (= groups for depthwise), F, groups, H (= W), kernel, stride, padding
+SHAPES: list[tuple[str, int, int, int, int, int, int, int]] = [
+    ("dw 16ch 28x28 s2", 16, 16, 16, 28, 3, 2, 1),
+    ("dw 32ch 14x14 s1", 32, 32, 32, 14, 3, 1, 1),
+    ("dw 32ch 14x14 s2", 32, 32, 32, 14, 3, 2, 1),
+    ("dw 64ch 7x7 s1", 64, 64, 64, 7, 3, 1, 1),
+    ("dw 64ch 7x7 s2", 64, 64, 64, 7, 3, 2, 1),
+    ("grouped 64ch g4 14x14", 64, 64, 4, 14, 3, 1, 1),
+    ("grouped 64ch g32 14x14", 64, 64, 32, 14, 3, 1, 1),
+]
+
+
+def median_ms(fn: Callable[[], object], reps: int, warmup: int = 5) -> float:
+    """Median wall time of fn() in milliseconds after `warmup` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1e3
+
+
+def time_shape(engine: str, index: int, batch: int, reps: int) -> dict[str, float]:
+    """{"fwd": ms, "fwdbwd": ms} of SHAPES[index] at `batch` in `engine` (run in its worker)."""
+    _, c, f, groups, h, k, s, p = SHAPES[index]
+    rng = np.random.default_rng(index)
+    x = rng.standard_normal((batch, c, h, h), dtype=np.float32)
+    w = rng.standard_normal((f, c // groups, k, k), dtype=np.float32) * 0.1
+    if engine == "torch":
+        import torch
+        import torch.nn.functional as F
+
+        xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+        dyt = torch.ones_like(F.conv2d(xt, wt, None, s, p, 1, groups))
+
+        def forward() -> object:
+            with torch.no_grad():
+                return F.conv2d(xt, wt, None, s, p, 1, groups)
+        return {"fwd": median_ms(forward, reps),
+                "fwdbwd": median_ms(lambda: F.conv2d(xt, wt, None, s, p, 1, groups).backward(dyt), reps)}
+    from cnncli.engine.kernels.conv import conv2d_backward, conv2d_forward
+
+    args = ((s, s), (p, p, p, p), (1, 1), groups)
+    dy = np.ones_like(conv2d_forward(x, w, None, *args))
+    return {"fwd": median_ms(lambda: conv2d_forward(x, w, None, *args), reps),
+            "fwdbwd": median_ms(lambda: (conv2d_forward(x, w, None, *args),
+                                         conv2d_backward(x, w, dy, *args, need_db=False)), reps)}
+
+
+class Worker:
+    """Parent side of one engine's worker process (JSON lines each way)."""
+
+    def __init__(self, label: str, engine: str, threads: int, root: Path | None = None) -> None:
+        from cnncli.engine.setup import thread_environment
+
+        env = {**os.environ, **thread_environment(threads), "PYTHONPATH": str((root or ROOT).resolve())}
+        self.label = label
+        self.proc = subprocess.Popen([sys.executable, str(HERE), "--serve", engine, "--threads", str(threads)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self.ask(op="ping")
+
+    def ask(self, **request: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.label} worker exited (code {self.proc.wait()})")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"{self.label} worker: {answer['error']}")
+        return answer
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.ask(op="quit")
+            self.proc.wait()
+
+
+def serve(engine: str, threads: int) -> None:
+    """Child side: answer {"op": "shape", "shape": i, "batch": n, "reps": r} until "quit"."""
+    if engine == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+    else:
+        from cnncli.engine.setup import configure
+
+        configure(threads)  # as `cnn train` does
+        import cnncli.engine.kernels.conv  # noqa: F401  (imports Numba)
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            if request["op"] == "shape":
+                answer: dict[str, Any] = time_shape(engine, request["shape"], request["batch"], request["reps"])
+            else:
+                answer = {}
+        except Exception as exc:  # report to the parent instead of dying silently
+            answer = {"error": f"{type(exc).__name__}: {exc}"}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+        if request["op"] == "quit":
+            return
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reps", type=int, default=40)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--old", type=Path, help="another checkout, timed as a third engine")
+    ap.add_argument("--serve", choices=["ours", "torch"], help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve:
+        sys.path.remove(str(ROOT))  # the checkout on PYTHONPATH is the one to time
+        serve(args.serve, args.threads)
+        return
+    workers = [Worker("ours", "ours", args.threads), Worker("torch", "torch", args.threads)]
+    if args.old:
+        workers.append(Worker("old", "ours", args.threads, args.old))
+    labels = [wk.label for wk in workers]
+    head = "".join(f"{lab + ' ' + kind:>14}" for kind in ("fwd", "f+b") for lab in labels)
+    print(f"batch {args.batch}, {args.threads} threads, medians of {args.reps} (ms); "
+          f"ratio = torch time / ours (> 1: ours faster)")
+    print(f"{'shape':<24}{head}{'fwd ratio':>11}{'f+b ratio':>11}", flush=True)
+    try:
+        for i, shape in enumerate(SHAPES):
+            got: dict[str, dict[str, float]] = {}
+            for wk in workers[i % len(workers):] + workers[:i % len(workers)]:
+                time.sleep(0.05)  # let the other workers' threads go to sleep
+                got[wk.label] = wk.ask(op="shape", shape=i, batch=args.batch, reps=args.reps)
+            cells = "".join(f"{got[lab][kind]:>14.3f}" for kind in ("fwd", "fwdbwd") for lab in labels)
+            ratios = [got["torch"][kind] / got["ours"][kind] for kind in ("fwd", "fwdbwd")]
+            print(f"{shape[0]:<24}{cells}{ratios[0]:>10.2f}x{ratios[1]:>10.2f}x", flush=True)
+    finally:
+        for wk in workers:
+            wk.close()
+
+
+if __name__ == "__main__":
+    main()
