@@ -42,7 +42,7 @@ FLOAT_BYTES = 4  # the tiles take byte addresses
 
 
 @njit(cache=True)
-def _tiles(src: np.ndarray, s0: int, offs: np.ndarray, wt: np.ndarray, dst: np.ndarray, d0: int, ldo: int,
+def tiles(src: np.ndarray, s0: int, offs: np.ndarray, wt: np.ndarray, dst: np.ndarray, d0: int, ldo: int,
            q0: int, q1: int) -> None:
     """dst[d0 + r*ldo + q] = sum_k wt[k, r] * src[s0 + offs[k] + q] for q in [q0, q1), all rows r
     of wt (a multiple of ROWS); q1 - q0 a multiple of COLS."""
@@ -58,7 +58,7 @@ def _forward_sample(n: int, t: int, x: np.ndarray, offs: np.ndarray, wt: np.ndar
                     ybs: np.ndarray, geo: FlatGeometry) -> None:
     """Wide output of sample n of flat_forward into ybs[t]."""
     fill_canvas(x, n, cvs[t], geo)
-    _tiles(cvs[t], 0, offs, wt, ybs[t], 0, geo.npad, 0, geo.npad)
+    tiles(cvs[t], 0, offs, wt, ybs[t], 0, geo.npad, 0, geo.npad)
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
@@ -88,7 +88,7 @@ def flat_forward_pool(x: np.ndarray, offs: np.ndarray, wt: np.ndarray, bias: np.
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _chunk_canvases(ch: int, t: int, x: np.ndarray, cvs: np.ndarray, dybs: np.ndarray, f_rows: int,
+def chunk_canvases(ch: int, t: int, x: np.ndarray, cvs: np.ndarray, dybs: np.ndarray, f_rows: int,
                     geo: FlatGeometry) -> tuple[int, int, int, int]:
     """Canvases of the samples of task ch, and their dY' blocks zeroed; returns (first sample,
     samples, dY' row length, dY' block per sample)."""
@@ -106,29 +106,37 @@ def _chunk_canvases(ch: int, t: int, x: np.ndarray, cvs: np.ndarray, dybs: np.nd
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
+def chunk_dw(t: int, m: int, ldy: int, dsize: int, csize: int, offs: np.ndarray, dwp: np.ndarray, cvs: np.ndarray,
+             dybs: np.ndarray, geo: FlatGeometry) -> None:
+    """dwp[t] += the dW of the m samples of a task (grad_tile on their canvases and dY')."""
+    f_rows, k2 = dwp.shape[1], dwp.shape[2]
+    cv, dyb = cvs[t], dybs[t]
+    for f in range(0, f_rows, ROWS):
+        for k in range(0, k2, TAPS):
+            grad_tile(dyb.ctypes.data + (f * ldy + geo.margin) * FLOAT_BYTES, ldy, cv.ctypes.data,
+                      offs.ctypes.data + k * 8, geo.npad // LANES, dwp[t].ctypes.data + (f * k2 + k) * FLOAT_BYTES,
+                      k2, m, dsize, csize)
+
+
+@njit(cache=True, fastmath=FAST, inline="always")
 def _chunk_gradients(t: int, n0: int, m: int, ldy: int, dsize: int, x: np.ndarray, offs: np.ndarray,
                      dwp: np.ndarray, dx: np.ndarray, dx_offs: np.ndarray, dx_w: np.ndarray, dx_rows: np.ndarray,
                      cvs: np.ndarray, dybs: np.ndarray, dcvs: np.ndarray, geo: FlatGeometry) -> None:
     """dW partials and dx of the m samples of a task, their dY' in place."""
-    f_rows, k2 = dwp.shape[1], dwp.shape[2]
-    kh_, kw_, s, plane, margin = geo.kh, geo.kw, geo.s, geo.plane, geo.margin
-    csize = x.shape[1] * s * s * plane
-    cv, dyb, dcv = cvs[t], dybs[t], dcvs[t]
-    for f in range(0, f_rows, ROWS):
-        for k in range(0, k2, TAPS):
-            grad_tile(dyb.ctypes.data + (f * ldy + margin) * FLOAT_BYTES, ldy, cv.ctypes.data, offs.ctypes.data + k * 8,
-                      geo.npad // LANES, dwp[t].ctypes.data + (f * k2 + k) * FLOAT_BYTES, k2, m, dsize, csize)
+    s, plane = geo.s, geo.plane
+    chunk_dw(t, m, ldy, dsize, x.shape[1] * s * s * plane, offs, dwp, cvs, dybs, geo)
     if dx_rows.shape[0] == 0:
         return
+    dyb, dcv = dybs[t], dcvs[t]
     for ph in range(s * s):  # phases no tap reads get no gradient
-        if ph // s >= kh_ or ph % s >= kw_:
+        if ph // s >= geo.kh or ph % s >= geo.kw:
             for c in range(dx_w.shape[1]):
                 zero(dcv, (c * s * s + ph) * plane, plane)
     for j in range(m):
         for r in range(dx_rows.shape[0]):
             ph, q0, q1, e0 = dx_rows[r, 0], dx_rows[r, 1], dx_rows[r, 2], dx_rows[r, 3]
             e1 = dx_rows[r + 1, 3] if r + 1 < dx_rows.shape[0] else dx_offs.size
-            _tiles(dyb, j * dsize, dx_offs[e0:e1], dx_w[e0:e1], dcv, ph * plane, s * s * plane, q0, q1)
+            tiles(dyb, j * dsize, dx_offs[e0:e1], dx_w[e0:e1], dcv, ph * plane, s * s * plane, q0, q1)
         crop_canvas(dcv, dx, n0 + j, geo)
 
 
@@ -151,7 +159,7 @@ def flat_backward(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, saved: np.nda
     f_rows = dwp.shape[1]
     for ch in prange((x.shape[0] + geo.spc - 1) // geo.spc):
         t = get_thread_id()
-        n0, m, ldy, dsize = _chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
+        n0, m, ldy, dsize = chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
         for j in range(m):
             load_dy(dy, saved, yconv, coef, geo.mode, n0 + j, geo.oh, geo.ow, geo.wq, ldy, dybs[t],
                     j * dsize + geo.margin, dbp[t])
@@ -167,7 +175,7 @@ def flat_backward_pool(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, codes: n
     f_rows = dwp.shape[1]
     for ch in prange((x.shape[0] + geo.spc - 1) // geo.spc):
         t = get_thread_id()
-        n0, m, ldy, dsize = _chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
+        n0, m, ldy, dsize = chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
         for j in range(m):
             load_dy_pool(dy, codes, geo.pool, n0 + j, geo.oh, geo.ow, geo.wq, ldy, dybs[t],
                          j * dsize + geo.margin, dbp[t])

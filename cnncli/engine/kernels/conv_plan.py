@@ -6,7 +6,7 @@ are small: K x F and K' x C floats).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -16,6 +16,15 @@ from cnncli.shapes import conv_out
 from ._common import THREADS, quad, scratch
 from .canvas import FlatGeometry, tap_offset
 from .conv_flat import COLS, LANES, POOL, ROWS, TAPS, flat_backward, flat_backward_pool, flat_forward, flat_forward_pool
+from .winograd import (
+    XI,
+    WinoGeometry,
+    transform_weights,
+    wino_backward,
+    wino_backward_pool,
+    wino_forward,
+    wino_forward_pool,
+)
 
 _CHUNK_BYTES = 256 * 1024  # backward: canvases + dY' of the samples of one task, about L2 ...
 _MAX_CHUNK_BYTES = 1024 * 1024  # ... unless small images need more samples for:
@@ -51,6 +60,7 @@ class Geometry:
     dx_offs: np.ndarray   # [E] dY' offset of each (f, kh, kw), grouped by stride phase
     dx_taps: np.ndarray   # [E, 3] its (f, kh, kw)
     dx_rows: np.ndarray   # [phases, 4] (phase, first q, end q, first entry)
+    wino: bool = False    # forward and dx by Winograd F(2x2, 3x3) (winograd.py; the rule: use_winograd)
 
     @property
     def ldy(self) -> int:
@@ -100,7 +110,18 @@ def geometry(c: int, h: int, width: int, f: int, kh: int, kw: int, s: int, pads:
     ldy = margin + plane
     dx_offs = np.array([fi * ldy + margin - (u // s) * wq - v // s for fi, u, v in entries], np.int64)
     return Geometry(c, f, kh, kw, s, pt, pl, oh, ow, wq, plane, _up(oh * wq, COLS), margin, offs, dx_offs,
-                    np.array(entries, np.int64).reshape(-1, 3), np.array(rows, np.int64).reshape(-1, 4))
+                    np.array(entries, np.int64).reshape(-1, 3), np.array(rows, np.int64).reshape(-1, 4),
+                    use_winograd(c, f, kh, kw, s))
+
+
+def use_winograd(c: int, f: int, kh: int, kw: int, s: int) -> bool:
+    """Winograd for the stride-1 3x3 layers where it measured faster than the direct tiles."""
+    return kh == kw == 3 and s == 1
+
+
+def with_winograd(g: Geometry, on: bool) -> Geometry:
+    """g with the Winograd choice forced (tests, benchmarks)."""
+    return replace(g, wino=on and g.kh == g.kw == 3 and g.s == 1)
 
 
 def _samples_per_task(n: int, per_sample: int, vectors: int) -> int:
@@ -123,7 +144,9 @@ def plan_for(x: np.ndarray, w: np.ndarray, stride: int, pads: Pads) -> Geometry:
 
 def flat_conv_forward(g: Geometry, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, y: np.ndarray,
                       mode: int, pool: int = 0, codes: np.ndarray | None = None) -> np.ndarray:
-    """Run flat_forward into y; returns the BN statistics [2, F] (zeros for other modes)."""
+    """Run flat_forward (or wino_forward) into y; returns the BN statistics [2, F] (zeros for other modes)."""
+    if g.wino:
+        return _wino_forward(g, x, w, b, y, mode, pool, codes)
     k, f_rows = g.c * g.kh * g.kw, _up(g.f, ROWS)
     wt = np.zeros((k, f_rows), x.dtype)
     wt[:, :g.f] = w.reshape(g.f, k).T
@@ -142,8 +165,10 @@ def flat_conv_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray
                        need_db: bool, pool: int = 0, saved: np.ndarray | None = None,
                        yconv: np.ndarray | None = None, coef: np.ndarray | None = None,
                        codes: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
-    """(dx or None, dw, db or None) through flat_backward (arguments as in conv_flat)."""
+    """(dx or None, dw, db or None) through flat_backward or wino_backward (arguments as in conv_flat)."""
     k, f_rows, c_rows = g.c * g.kh * g.kw, _up(g.f, ROWS), _up(g.c, ROWS)
+    if g.wino:
+        return _wino_backward(g, x, w, dy, mode, need_dx, need_db, pool, saved, yconv, coef, codes)
     dwp = np.zeros((THREADS, f_rows, g.offs.size), x.dtype)
     dbp = np.zeros((THREADS, g.f if need_db else 0), x.dtype)
     dx = np.empty_like(x) if need_dx else x[:0]
@@ -165,5 +190,100 @@ def flat_conv_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray
     else:
         flat_backward(x, g.offs, dy, dy if saved is None else saved, dy if yconv is None else yconv,
                       NO_COEF if coef is None else coef, dwp, dbp, dx, dx_offs, dx_w, dx_rows, cvs, dybs, dcvs, geo)
+    dw = np.ascontiguousarray(dwp.sum(axis=0)[:g.f, :k]).reshape(w.shape)
+    return (dx if need_dx else None), dw, (dbp.sum(axis=0) if need_db else None)
+
+
+def _wino_samples(n: int, tiles: int, per_sample: int) -> int:
+    """Samples per Winograd forward task: the least padding of the GEMM columns (tiles per task
+    up to a multiple of COLS) times the load imbalance of the static schedule, with a task's
+    transform-domain buffers (per_sample bytes each) within _MAX_CHUNK_BYTES."""
+    best, best_cost = 1, float("inf")
+    for m in range(1, max(1, min(n, _MAX_CHUNK_BYTES // per_sample)) + 1):
+        per_thread = -(-(-(-n // m)) // THREADS)
+        cost = per_thread * THREADS * m / n * _up(m * tiles, COLS) / (m * tiles)
+        if cost < best_cost - 1e-9:
+            best, best_cost = m, cost
+    return best
+
+
+def _wino_geometry(rows: int, cols: int, spc: int, i_: int, o_rows: int) -> WinoGeometry:
+    """The Winograd layout of spc samples of rows x cols outputs, i_ -> o_rows channels: rows of
+    ldv = the tiles up to a multiple of COLS, then LANES floats for the junk lanes of the
+    transforms (winograd_ir); xi planes whose stride is an odd number of cache lines modulo
+    4 KB, so that the transforms' 16 streams do not share L1 sets."""
+    th, tw = -(-rows // 2), -(-cols // 2)
+    ldv = _up(spc * th * tw, COLS) + LANES
+    ldv += LANES if ldv % 1024 == 0 else 0
+
+    def spread(size: int) -> int:
+        size = _up(size, 16)
+        return size + 16 if (size // 16) % 2 == 0 else size
+
+    return WinoGeometry(rows, cols, th, tw, ldv, spread(i_ * ldv), spread(o_rows * ldv), spc)
+
+
+def _wino_room(g: Geometry) -> int:
+    """Floats of room after a Winograd source: the input transform reads up to 2 rows past the
+    last and 2*LANES + 2 floats past a row's start (winograd_ir)."""
+    return 4 * g.wq + 4 * LANES
+
+
+def _wino_workspaces(wg: WinoGeometry, i_: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(V, M workspaces [threads, 16 * plane stride], voffs[i] = i*ldv)."""
+    vs = scratch("wino_v", (THREADS, XI * wg.vxi), dtype)
+    ms = scratch("wino_m", (THREADS, XI * wg.mxi), dtype)
+    return vs, ms, np.arange(i_, dtype=np.int64) * wg.ldv
+
+
+def _wino_forward(g: Geometry, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, y: np.ndarray, mode: int,
+                  pool: int, codes: np.ndarray | None) -> np.ndarray:
+    """flat_conv_forward by winograd.wino_forward (or wino_forward_pool)."""
+    f_rows = _up(g.f, ROWS)
+    tiles = -(-g.oh // 2) * -(-g.ow // 2)
+    spc = _wino_samples(x.shape[0], tiles, XI * (g.c + f_rows) * tiles * x.itemsize)
+    wg = _wino_geometry(g.oh, g.ow, spc, g.c, f_rows)
+    u = transform_weights(w, f_rows)
+    vs, ms, voffs = _wino_workspaces(wg, g.c, x.dtype)
+    bias = np.zeros(g.f, x.dtype) if b is None else b
+    stats = np.zeros((THREADS, 2, g.f))
+    cvs = scratch("flat_canvas", (THREADS, g.c * g.plane + _wino_room(g)), x.dtype)
+    ybs = scratch("flat_out", (THREADS, f_rows * g.npad), x.dtype)
+    geo = g.kernel_args(mode, pool)
+    if mode == POOL:
+        wino_forward_pool(x, u, voffs, bias, y, codes, cvs, vs, ms, ybs, geo, wg)
+    else:
+        wino_forward(x, u, voffs, bias, y, stats, cvs, vs, ms, ybs, geo, wg)
+    return stats.sum(axis=0)
+
+
+def _wino_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray, mode: int, need_dx: bool,
+                   need_db: bool, pool: int, saved: np.ndarray | None, yconv: np.ndarray | None,
+                   coef: np.ndarray | None, codes: np.ndarray | None
+                   ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """flat_conv_backward by winograd.wino_backward (or wino_backward_pool): dx by Winograd, dW direct."""
+    k, f_rows, c_rows = g.c * g.kh * g.kw, _up(g.f, ROWS), _up(g.c, ROWS)
+    n, h, width = x.shape[0], x.shape[2], x.shape[3]
+    dwp = np.zeros((THREADS, f_rows, g.offs.size), x.dtype)
+    dbp = np.zeros((THREADS, g.f if need_db else 0), x.dtype)
+    dx = np.empty_like(x) if need_dx else x[:0]
+    csize, dsize = g.c * g.plane, f_rows * g.ldy
+    spc = _samples_per_task(n, (csize + dsize) * x.itemsize, g.npad // LANES)
+    wg = _wino_geometry(h, width, spc, g.f, c_rows)
+    if need_dx:
+        u = transform_weights(w, c_rows, flip=True)
+        vs, ms, voffs = _wino_workspaces(wg, g.f, x.dtype)
+    else:
+        u, voffs = np.zeros((0, 0, 0), x.dtype), np.zeros(0, np.int64)
+        vs = ms = np.zeros((THREADS, 0), x.dtype)
+    cvs = scratch("flat_canvas", (THREADS, spc * csize), x.dtype)
+    dybs = scratch("flat_dy", (THREADS, spc * dsize + _wino_room(g)), x.dtype)
+    dcvs = scratch("flat_dcanvas", (THREADS, (c_rows * g.plane) if need_dx else 0), x.dtype)
+    geo = g.kernel_args(mode, pool, spc)
+    if mode == POOL:
+        wino_backward_pool(x, g.offs, dy, codes, dwp, dbp, dx, u, voffs, cvs, dybs, vs, ms, dcvs, geo, wg)
+    else:
+        wino_backward(x, g.offs, dy, dy if saved is None else saved, dy if yconv is None else yconv,
+                      NO_COEF if coef is None else coef, dwp, dbp, dx, u, voffs, cvs, dybs, vs, ms, dcvs, geo, wg)
     dw = np.ascontiguousarray(dwp.sum(axis=0)[:g.f, :k]).reshape(w.shape)
     return (dx if need_dx else None), dw, (dbp.sum(axis=0) if need_db else None)

@@ -1,0 +1,120 @@
+"""The transforms of Winograd F(2x2, 3x3) (winograd.py) as LLVM IR with explicit float vectors.
+
+Numba does not vectorise them (16 store streams and stride-2 reads: LLVM gives up on the
+alias checks), so, like the tiles of microkernel.py, they are written as intrinsics on raw
+addresses (int64 byte addresses; counts in elements), LANES tiles per vector:
+
+    wino_in_row(src, wq, nv, dst, xs)     one row of tiles, j < nv*LANES:
+        d[a, b] = src[a*wq + 2j + b] (a, b < 4);  dst[xi*xs + j] = (B^T d B)[xi]   (xi = 4a' + b')
+        the stride-2 reads are two vector loads and two even / odd lane shuffles per row a.
+    wino_out_row(mm, xs, nv, dst, ldr, cols, rows)     one row of tiles, j < nv*LANES:
+        Y = A^T M A of M[xi] = mm[xi*xs + j];  dst[i*ldr + 2j + b] = Y[i, b] for i < rows (1 or 2)
+        and 2j + b < cols; the other positions of dst are read and written back unchanged.
+Lanes past the row's tiles compute junk that is never stored (wino_out_row) or lands in the
+padding of the transform-domain rows (wino_in_row: callers leave LANES floats after them);
+reads reach 2*nv*LANES + 2 floats past a row's start (callers leave room).
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+from .microkernel import _F32, _I32, _VEC, LANES, _const, _loop, _ptr, _vload
+
+
+def _mask(lanes: list[int]) -> ir.Constant:
+    return ir.Constant(ir.VectorType(_I32, len(lanes)), lanes)
+
+
+_EVENS = _mask(list(range(0, 2 * LANES, 2)))
+_ODDS = _mask(list(range(1, 2 * LANES, 2)))
+_LOW = _mask([k // 2 + (LANES if k % 2 else 0) for k in range(LANES)])  # interleave a, b: first half
+_HIGH = _mask([LANES // 2 + k // 2 + (LANES if k % 2 else 0) for k in range(LANES)])
+
+
+def _store(builder: ir.IRBuilder, base: ir.Value, index: ir.Value, value: ir.Value) -> None:
+    builder.store(value, builder.bitcast(builder.gep(base, [index]), _VEC.as_pointer()), align=4)
+
+
+@intrinsic
+def wino_in_row(typingctx, src, wq, nv, dst, xs):  # type: ignore[no-untyped-def]
+    """See the module docstring (all arguments int64)."""
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        src_a, wq_v, nv_v, dst_a, xs_v = args
+        src_p, dst_p = _ptr(builder, src_a, _F32), _ptr(builder, dst_a, _F32)
+        rows = [builder.gep(src_p, [builder.mul(_const(a), wq_v)]) for a in range(4)]
+        outs = [builder.gep(dst_p, [builder.mul(_const(xi), xs_v)]) for xi in range(16)]
+
+        def body(b: ir.IRBuilder, i: ir.Value, accs: list) -> list:  # type: ignore[type-arg]
+            j = b.mul(i, _const(LANES))
+            e = b.mul(j, _const(2))
+            r = []
+            for row in rows:  # d0..d3 of 16 tiles, then (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+                lo, hi = _vload(b, row, e), _vload(b, row, b.add(e, _const(LANES)))
+                lo2, hi2 = _vload(b, row, b.add(e, _const(2))), _vload(b, row, b.add(e, _const(LANES + 2)))
+                d0, d1 = b.shuffle_vector(lo, hi, _EVENS), b.shuffle_vector(lo, hi, _ODDS)
+                d2, d3 = b.shuffle_vector(lo2, hi2, _EVENS), b.shuffle_vector(lo2, hi2, _ODDS)
+                r.append([b.fsub(d0, d2), b.fadd(d1, d2), b.fsub(d2, d1), b.fsub(d1, d3)])
+            for col in range(4):  # the same down the columns
+                v = [b.fsub(r[0][col], r[2][col]), b.fadd(r[1][col], r[2][col]), b.fsub(r[2][col], r[1][col]),
+                     b.fsub(r[1][col], r[3][col])]
+                for a in range(4):
+                    _store(b, outs[4 * a + col], j, v[a])
+            return []
+
+        _loop(builder, nv_v, [], body)
+        return context.get_dummy_value()
+
+    return types.void(*[types.int64] * 5), codegen
+
+
+@intrinsic
+def wino_out_row(typingctx, mm, xs, nv, dst, ldr, cols, rows):  # type: ignore[no-untyped-def]
+    """See the module docstring (all arguments int64)."""
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        mm_a, xs_v, nv_v, dst_a, ldr_v, cols_v, rows_v = args
+        mm_p, dst_p = _ptr(builder, mm_a, _F32), _ptr(builder, dst_a, _F32)
+        ins = [builder.gep(mm_p, [builder.mul(_const(xi), xs_v)]) for xi in range(16)]
+        lane = ir.Constant(ir.VectorType(ir.IntType(64), LANES), list(range(LANES)))
+        second = builder.icmp_signed(">", rows_v, _const(1))
+
+        def put(b: ir.IRBuilder, row: ir.Value, at: ir.Value, value: ir.Value) -> None:
+            """row[at + k] = value[k] where at + k < cols (a select of the old contents elsewhere)."""
+            room = b.sub(cols_v, at)
+            splat = b.shuffle_vector(b.insert_element(ir.Constant(ir.VectorType(ir.IntType(64), LANES), ir.Undefined),
+                                                      room, ir.Constant(_I32, 0)),
+                                     ir.Constant(ir.VectorType(ir.IntType(64), LANES), ir.Undefined),
+                                     _mask([0] * LANES))
+            keep = b.icmp_signed("<", lane, splat)
+            _store(b, row, at, b.select(keep, value, _vload(b, row, at)))
+
+        def body(b: ir.IRBuilder, i: ir.Value, accs: list) -> list:  # type: ignore[type-arg]
+            j = b.mul(i, _const(LANES))
+            m = [_vload(b, p, j) for p in ins]
+            s0 = [b.fadd(b.fadd(m[4 * a], m[4 * a + 1]), m[4 * a + 2]) for a in range(4)]
+            s1 = [b.fsub(b.fsub(m[4 * a + 1], m[4 * a + 2]), m[4 * a + 3]) for a in range(4)]
+            y00, y01 = b.fadd(b.fadd(s0[0], s0[1]), s0[2]), b.fadd(b.fadd(s1[0], s1[1]), s1[2])
+            y10, y11 = b.fsub(b.fsub(s0[1], s0[2]), s0[3]), b.fsub(b.fsub(s1[1], s1[2]), s1[3])
+            e = b.mul(j, _const(2))
+            for row, (ya, yb) in ((dst_p, (y00, y01)), (None, (y10, y11))):
+                def write(b2: ir.IRBuilder, ya: ir.Value = ya, yb: ir.Value = yb, row: ir.Value = row) -> None:
+                    base = row if row is not None else b2.gep(dst_p, [ldr_v])
+                    put(b2, base, e, b2.shuffle_vector(ya, yb, _LOW))
+                    put(b2, base, b2.add(e, _const(LANES)), b2.shuffle_vector(ya, yb, _HIGH))
+                if row is not None:
+                    write(b)
+                else:
+                    then = b.append_basic_block("wino_second")
+                    after = b.append_basic_block("wino_after")
+                    b.cbranch(second, then, after)
+                    b.position_at_end(then)
+                    write(b)
+                    b.branch(after)
+                    b.position_at_end(after)
+            return []
+
+        _loop(builder, nv_v, [], body)
+        return context.get_dummy_value()
+
+    return types.void(*[types.int64] * 7), codegen
