@@ -111,10 +111,10 @@ def geometry(c: int, h: int, width: int, f: int, kh: int, kw: int, s: int, pads:
     dx_offs = np.array([fi * ldy + margin - (u // s) * wq - v // s for fi, u, v in entries], np.int64)
     return Geometry(c, f, kh, kw, s, pt, pl, oh, ow, wq, plane, _up(oh * wq, COLS), margin, offs, dx_offs,
                     np.array(entries, np.int64).reshape(-1, 3), np.array(rows, np.int64).reshape(-1, 4),
-                    use_winograd(c, f, kh, kw, s))
+                    use_winograd(c, f, kh, kw, s, oh, ow))
 
 
-def use_winograd(c: int, f: int, kh: int, kw: int, s: int) -> bool:
+def use_winograd(c: int, f: int, kh: int, kw: int, s: int, oh: int, ow: int) -> bool:
     """Winograd for the stride-1 3x3 layers where it measured faster than the direct tiles."""
     return kh == kw == 3 and s == 1
 

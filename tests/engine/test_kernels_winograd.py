@@ -1,0 +1,194 @@
+"""Winograd F(2x2, 3x3) for conv_flat's stride-1 3x3 layers (kernels/winograd.py, winograd_ir.py).
+
+References: PyTorch in float64 (F.conv2d and autograd) for the convolution and its gradients,
+with the direct path's own error as the yardstick; the textbook matrices B, G, A (Lavin & Gray
+2016) in NumPy float64 for the two LLVM transforms; the direct path (conv_flat's tiles) for the
+fused epilogue and prologue modes, which must not care how Y or dx was computed.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnncli.engine.kernels import conv_plan
+from cnncli.engine.kernels.conv_flat import BIAS, BN, BN_RELU, POOL, RELU
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+# N, C, H, W, F, pads (top, bottom, left, right)
+CASES = [
+    (2, 16, 32, 32, 16, (1, 1, 1, 1)),   # ResNet-20 16->16 32x32
+    (3, 32, 16, 16, 32, (1, 1, 1, 1)),   # ResNet-20 32->32 16x16
+    (2, 64, 8, 8, 64, (1, 1, 1, 1)),     # ResNet-20 64->64 8x8
+    (1, 3, 3, 3, 5, (1, 1, 1, 1)),       # a 3x3 image, batch 1
+    (3, 5, 5, 7, 6, (0, 0, 0, 0)),       # 5x7, no padding: 3x5 outputs (odd rows and columns)
+    (2, 17, 5, 7, 18, (2, 2, 2, 2)),     # padding 2; C and F not multiples of 4 or 16
+    (3, 6, 9, 13, 7, (1, 1, 1, 1)),      # H != W
+    (2, 4, 8, 6, 5, (0, 2, 1, 0)),       # asymmetric padding
+    (2, 3, 40, 37, 4, (1, 1, 1, 1)),     # rows wider than one vector of tiles
+]
+RTOL = 2e-6  # max |error| / max |reference|: measured 0.7e-7 .. 4e-7 (direct path: 0.9e-7 .. 1e-6)
+
+
+def reference(x, w, b, pads, dy):
+    """(y, dx, dw, db) by PyTorch in float64."""
+    xt, wt, bt = (torch.tensor(a.astype(np.float64), requires_grad=True) for a in (x, w, b))
+    y = F.conv2d(F.pad(xt, (pads[2], pads[3], pads[0], pads[1])), wt, bt)
+    y.backward(torch.tensor(dy.astype(np.float64)))
+    return y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+
+
+def run(x, w, b, pads, dy, wino: bool, mode=BIAS, **extra):
+    """(y, dx, dw, db) through conv_plan with the Winograd choice forced on or off."""
+    g = conv_plan.with_winograd(conv_plan.plan_for(x, w, 1, pads), wino)
+    assert g.wino == wino
+    y = np.empty((x.shape[0], w.shape[0], g.oh, g.ow), np.float32)
+    conv_plan.flat_conv_forward(g, x, w, b, y, mode)
+    return (y,) + conv_plan.flat_conv_backward(g, x, w, dy, mode, True, True, **extra)
+
+
+def rel_err(a, ref):
+    return float(np.abs(a - ref).max() / max(np.abs(ref).max(), 1e-30))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_forward_dx_dw_match_torch(randn, case):
+    # Reference: PyTorch float64; the Winograd error stays within RTOL and within a small
+    # factor of the direct tiles' own float32 error.
+    n, c, h, wd, f, pads = case
+    x, w, b = randn(n, c, h, wd), randn(f, c, 3, 3), randn(f)
+    oh, ow = h + pads[0] + pads[1] - 2, wd + pads[2] + pads[3] - 2
+    dy = randn(n, f, oh, ow)
+    refs = reference(x, w, b, pads, dy)
+    wino, direct = run(x, w, b, pads, dy, True), run(x, w, b, pads, dy, False)
+    for name, ours, plain, ref in zip(("y", "dx", "dw", "db"), wino, direct, refs):
+        assert ours.shape == ref.shape, name
+        err, base = rel_err(ours, ref), rel_err(plain, ref)
+        assert err <= RTOL, (name, err)
+        assert err <= 4 * base + 1e-7, (name, err, base)
+    np.testing.assert_array_equal(wino[2], direct[2])  # dW stays on the direct tiles: same sums
+    np.testing.assert_array_equal(wino[3], direct[3])
+
+
+@pytest.mark.parametrize("mode", [RELU, BN, BN_RELU])
+def test_epilogue_and_prologue_modes_match_the_direct_path(randn, mode):
+    # Reference: the direct path in the same mode (same epilogue and prologue code; Y and dx
+    # differ by rounding only). BN*: statistics of y, and the prologue dY' = A*g + B + D*(y - mu).
+    x, w, b = randn(3, 6, 10, 9), randn(7, 6, 3, 3), randn(7)
+    pads = (1, 1, 1, 1)
+    outs = []
+    for wino in (True, False):
+        g = conv_plan.with_winograd(conv_plan.plan_for(x, w, 1, pads), wino)
+        y = np.empty((3, 7, 10, 9), np.float32)
+        stats = conv_plan.flat_conv_forward(g, x, w, b, y, mode)
+        outs.append((y, stats))
+    (y, stats), (y_ref, stats_ref) = outs
+    np.testing.assert_allclose(y, y_ref, rtol=0, atol=RTOL * np.abs(y_ref).max())
+    np.testing.assert_allclose(stats, stats_ref, rtol=1e-5, atol=1e-3)
+    if mode != RELU:
+        y64 = y.astype(np.float64)
+        np.testing.assert_allclose(stats, [y64.sum(axis=(0, 2, 3)), (y64 ** 2).sum(axis=(0, 2, 3))], rtol=1e-9)
+    else:
+        assert not stats.any()
+    dz = randn(*y.shape)
+    coef = np.stack([randn(7), randn(7), randn(7), randn(7), np.zeros(7, np.float32)])
+    extra = {"saved": y_ref} if mode == RELU else {"saved": y_ref, "yconv": y_ref, "coef": coef}
+    grads = [conv_plan.flat_conv_backward(conv_plan.with_winograd(conv_plan.plan_for(x, w, 1, pads), wino),
+                                          x, w, dz, mode, True, True, **extra) for wino in (True, False)]
+    (dx, dw, db), (dx_ref, dw_ref, db_ref) = grads
+    np.testing.assert_allclose(dx, dx_ref, rtol=0, atol=RTOL * np.abs(dx_ref).max())
+    np.testing.assert_array_equal(dw, dw_ref)
+    np.testing.assert_array_equal(db, db_ref)
+
+
+def test_pool_mode_matches_the_direct_path(randn):
+    # Reference: the direct path's conv -> relu -> 2x2 max pool (values; the gradient given the
+    # same pooling codes), itself checked against the unfused kernels in test_kernels_conv_flat.
+    x, w, b = randn(3, 5, 12, 10), randn(6, 5, 3, 3), randn(6)
+    pads = (1, 1, 1, 1)
+    ys = []
+    for wino in (True, False):
+        g = conv_plan.with_winograd(conv_plan.plan_for(x, w, 1, pads), wino)
+        y, codes = np.empty((3, 6, 6, 5), np.float32), np.empty((3, 6, 6, 5), np.int8)
+        conv_plan.flat_conv_forward(g, x, w, b, y, POOL, 2, codes)
+        ys.append((g, y, codes))
+    (g, y, codes), (g_ref, y_ref, codes_ref) = ys
+    np.testing.assert_allclose(y, y_ref, rtol=0, atol=RTOL * np.abs(y_ref).max())
+    assert (codes == codes_ref).mean() > 0.99  # a near-tie may go the other way after rounding
+    dy = randn(*y.shape)
+    dx, dw, db = conv_plan.flat_conv_backward(g, x, w, dy, POOL, True, True, 2, codes=codes)
+    dx_ref, dw_ref, db_ref = conv_plan.flat_conv_backward(g_ref, x, w, dy, POOL, True, True, 2, codes=codes)
+    np.testing.assert_allclose(dx, dx_ref, rtol=0, atol=RTOL * np.abs(dx_ref).max())
+    np.testing.assert_array_equal(dw, dw_ref)
+    np.testing.assert_array_equal(db, db_ref)
+
+
+def test_transforms_compute_the_textbook_formulas(rng):
+    # Reference: B^T d B and A^T M A with the matrices of Lavin & Gray (2016), float64.
+    from numba import njit
+
+    from cnncli.engine.kernels.microkernel import LANES
+    from cnncli.engine.kernels.winograd_ir import wino_in_row, wino_out_row
+
+    bt = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64)
+    at = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float64)
+
+    @njit
+    def both(src, wq, nv, v, xs, mm, dst, ldr, cols, rows):
+        wino_in_row(src.ctypes.data, wq, nv, v.ctypes.data, xs)
+        wino_out_row(mm.ctypes.data, xs, nv, dst.ctypes.data, ldr, cols, rows)
+
+    wq, nv, xs, cols = 2 * LANES + 7, 2, 2 * LANES + 3, 2 * LANES + 3  # tiles j < 2*LANES; 3 columns past a vector
+    src = rng.standard_normal(6 * wq + 4 * LANES).astype(np.float32)
+    mm = rng.standard_normal(16 * xs + LANES).astype(np.float32)
+    v = np.zeros(16 * xs + LANES, np.float32)
+    dst = np.full(3 * wq + 4 * LANES, 7.0, np.float32)
+    both(src, wq, nv, v, xs, mm, dst, wq, cols, 2)
+    tiles = -(-cols // 2)
+    for j in range(tiles):
+        d = src.astype(np.float64)[np.arange(4)[:, None] * wq + 2 * j + np.arange(4)]
+        np.testing.assert_allclose(v[np.arange(16) * xs + j], (bt @ d @ bt.T).ravel(), rtol=1e-6, atol=1e-5)
+        m = mm.astype(np.float64)[np.arange(16) * xs + j].reshape(4, 4)
+        y = at @ m @ at.T
+        for i in range(2):
+            for k in range(2):
+                if 2 * j + k < cols:
+                    assert dst[i * wq + 2 * j + k] == pytest.approx(y[i, k], rel=1e-5, abs=1e-5)
+    untouched = np.ones(dst.size, bool)
+    untouched[np.arange(2)[:, None] * wq + np.arange(cols)] = False
+    assert (dst[untouched] == 7.0).all()  # masked stores: nothing past `cols` or below row 2
+    dst[:] = 7.0
+    both(src, wq, nv, v, xs, mm, dst, wq, cols, 1)
+    assert (dst[wq:] == 7.0).all()  # rows = 1: the second output row is not written
+
+
+def test_the_rule_picks_winograd_for_stride_1_3x3_only():
+    # Reference: the task's rule (stride-2, 1x1 and 5x5 layers keep the direct path).
+    assert conv_plan.geometry(16, 32, 32, 16, 3, 3, 1, (1, 1, 1, 1)).wino == conv_plan.use_winograd(
+        16, 16, 3, 3, 1, 32, 32)
+    assert conv_plan.use_winograd(64, 64, 3, 3, 1, 8, 8)
+    assert conv_plan.use_winograd(32, 32, 3, 3, 1, 16, 16)
+    assert not conv_plan.geometry(16, 32, 32, 32, 3, 3, 2, (1, 1, 1, 1)).wino
+    assert not conv_plan.geometry(16, 32, 32, 32, 1, 1, 1, (0, 0, 0, 0)).wino
+    assert not conv_plan.geometry(6, 14, 14, 16, 5, 5, 1, (0, 0, 0, 0)).wino
+    assert not conv_plan.with_winograd(conv_plan.geometry(6, 14, 14, 16, 5, 5, 1, (0, 0, 0, 0)), True).wino
+
+
+def test_the_8_float_transforms_too(tmp_path):
+    # Reference: this file's tests, rerun in a process whose Numba target is an AVX2 CPU
+    # (8-float vectors: other lane shuffles in winograd_ir), with its own Numba cache.
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    from cnncli.engine.kernels.microkernel import LANES
+
+    if LANES == 8 or platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("the 8-float transforms are the ones this machine runs")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "NUMBA_CPU_NAME": "haswell",
+           "NUMBA_CPU_FEATURES": "+avx,+avx2,+fma,+sse4.2,+popcnt"}
+    run_ = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k",
+                           "not 8_float"], env=env, capture_output=True, text=True)
+    assert run_.returncode == 0, run_.stdout[-3000:] + run_.stderr[-2000:]
