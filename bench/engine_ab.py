@@ -47,7 +47,7 @@ def main() -> None:
 
     os.environ["PYTHONPATH"] = str(args.other.resolve())
     other = other_worker.Worker("ours", args.threads)
-    del os.environ["PYTHONPATH"]
+    os.environ["PYTHONPATH"] = str(HERE.parent)  # this tree, not whatever `cnncli` is installed
     this = this_worker.Worker("ours", args.threads)
     try:
         for label, (_, batch) in WORKLOADS.items():

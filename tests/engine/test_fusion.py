@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cnncli.engine.kernels.activation import NO_ACTIVATION, RELU
 from cnncli.engine.kernels.loss import softmax_cross_entropy
 from cnncli.engine.network import Network
 from cnncli.engine.ops.fused import AddReluOp, ConvBatchNormOp, ConvReluOp
@@ -104,7 +105,8 @@ def test_plans_fuse_the_chains_and_only_those() -> None:
     assert [s.op.pool for s in odd.steps if isinstance(s.op, ConvReluOp)] == [3, 0]
     resnet = nets(RESNET)[0]
     assert fused_kinds(resnet) == ["ConvBatchNormOp"] * 4 + ["AddReluOp"]
-    assert [s.op.relu for s in resnet.steps if isinstance(s.op, ConvBatchNormOp)] == [True, True, False, False]
+    acts = [s.op.act for s in resnet.steps if isinstance(s.op, ConvBatchNormOp)]
+    assert acts == [RELU, RELU, NO_ACTIVATION, NO_ACTIVATION]
     assert all(len(s.nodes) == 1 for s in nets(LENET)[1].steps)
 
 

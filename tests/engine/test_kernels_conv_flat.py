@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from cnncli.engine.kernels import conv, norm
-from cnncli.engine.kernels.activation import relu_forward
+from cnncli.engine.kernels.activation import NO_ACTIVATION, RELU, relu_forward
 from cnncli.engine.kernels.pool import maxpool2d_forward
 
 torch = pytest.importorskip("torch")
@@ -123,15 +123,16 @@ def test_conv_batchnorm_equals_the_unfused_kernels(randn, relu):
     if relu:
         z_ref = relu_forward(z_ref)
     dz = randn(*y.shape)
-    coef, dgamma, dbeta = norm.batchnorm_grad_coefficients(dz, z_ref, y, gamma, mean, invstd, relu)
-    dx, dw, _ = conv.conv2d_bn_backward(x, w, dz, z_ref, y, coef, stride, pads, relu, need_db=False)
+    op = RELU if relu else NO_ACTIVATION
+    coef, dgamma, dbeta = norm.batchnorm_grad_coefficients(dz, z_ref, y, gamma, mean, invstd, op)
+    dx, dw, _ = conv.conv2d_bn_backward(x, w, dz, z_ref, y, coef, stride, pads, op, need_db=False)
     g = dz * (z_ref > 0) if relu else dz
     dy_ref, dgamma_ref, dbeta_ref = norm.batchnorm_backward(g, y, gamma, mean, invstd)
     dx_ref, dw_ref, _ = conv.conv2d_backward(x, w, dy_ref, stride, pads, (1, 1), 1)
     for ours, ref in [(dgamma, dgamma_ref), (dbeta, dbeta_ref), (dx, dx_ref), (dw, dw_ref)]:
         np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
     scale = gamma * invstd
-    z = norm.batchnorm_apply(y, scale, beta - mean * scale, relu)
+    z = norm.batchnorm_apply(y, scale, beta - mean * scale, op)
     np.testing.assert_allclose(z, z_ref, rtol=1e-5, atol=1e-5)
 
 

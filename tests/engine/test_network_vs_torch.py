@@ -195,3 +195,28 @@ def test_mobilenet_zoo_spec_matches_torch(training):
 
     spec = Path(__file__).resolve().parents[2] / "specs" / "mobilenet_mnist.yaml"
     compare(spec.read_text(), (1, 28, 28), batch=8, training=training)
+
+
+FUSED_ACTIVATIONS = """
+input: [3, 10, 10]
+layers:
+  - conv2d: {filters: 8, kernel: 3, padding: 1, bias: false}   # conv -> batchnorm -> leaky relu, one op
+  - batchnorm
+  - leaky_relu: 0.2
+  - conv2d: {filters: 8, kernel: 3, stride: 2, padding: 1, depthwise: true}
+  - batchnorm                                                  # batchnorm -> leaky relu, one op
+  - leaky_relu: 0.05
+  - conv2d: {filters: 8, kernel: 3, groups: 2, padding: 1}
+  - batchnorm                                                  # batchnorm -> relu, one op
+  - relu
+  - flatten
+  - dense: 16
+  - batchnorm                                                  # batch norm of [N, C] -> relu6, one op
+  - relu6
+  - dense: 3
+"""
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm_with_fused_leaky_relu_relu6_and_relu_matches_torch(training):
+    compare(FUSED_ACTIVATIONS, (3, 10, 10), batch=6, training=training)

@@ -15,8 +15,47 @@ import numpy as np
 from numba import njit, prange
 
 _BLOCK = 16384
-# which function _unary and _grad compute
+# which function _unary and _grad compute; NO_ACTIVATION: none (the fused ops' "no activation")
 RELU, RELU6, LEAKY_RELU, SIGMOID, TANH = 0, 1, 2, 3, 4
+NO_ACTIVATION = -1
+
+
+@njit(cache=True, inline="always")
+def activate_run(src, so, dst, do, count, op, slope):
+    """dst[do + i] = f(src[so + i]) for i < count, f the piecewise-linear activation `op` (RELU,
+    RELU6, LEAKY_RELU: formulas above; NaN kept); src may be dst (in place). 1-D arrays, flat
+    unsigned indices so that the loops vectorise; the op is tested once, outside the loops."""
+    so, do = np.uint64(so), np.uint64(do)
+    if op == RELU:  # comparisons written so that NaN propagates, as in PyTorch
+        for i in range(np.uint64(count)):
+            v = src[so + i]
+            dst[do + i] = 0.0 if v < 0 else v
+    elif op == RELU6:
+        for i in range(np.uint64(count)):
+            v = src[so + i]
+            dst[do + i] = 0.0 if v < 0 else (6.0 if v > 6 else v)
+    elif op == LEAKY_RELU:
+        for i in range(np.uint64(count)):
+            v = src[so + i]
+            dst[do + i] = v * slope if v < 0 else v
+
+
+@njit(cache=True, inline="always")
+def gate_run(dst, do, g, go, z, zo, count, op, slope):
+    """dst[do + i] = g[go + i] * f'(z[zo + i]) for i < count, f the activation `op` as in
+    activate_run; z may be f's input or its output (the tests give the same answer for both:
+    f'(x) = 1 where x > 0 (and x < 6 for RELU6), slope where x <= 0 for LEAKY_RELU (slope >= 0),
+    else 0)."""
+    do, go, zo = np.uint64(do), np.uint64(go), np.uint64(zo)
+    if op == RELU:
+        for i in range(np.uint64(count)):
+            dst[do + i] = g[go + i] if z[zo + i] > 0 else 0.0
+    elif op == RELU6:
+        for i in range(np.uint64(count)):
+            dst[do + i] = g[go + i] if 0 < z[zo + i] < 6 else 0.0
+    elif op == LEAKY_RELU:
+        for i in range(np.uint64(count)):
+            dst[do + i] = g[go + i] if z[zo + i] > 0 else g[go + i] * slope
 
 
 @njit(parallel=True, cache=True)
@@ -24,26 +63,17 @@ def _unary(x, y, op, slope):
     n = x.size
     for b in prange((n + _BLOCK - 1) // _BLOCK):
         lo, hi = b * _BLOCK, min(n, (b + 1) * _BLOCK)
-        xb, yb = x[lo:hi], y[lo:hi]  # block views: non-negative indices, so the loops vectorise
-        if op == RELU:  # comparisons written so that NaN propagates, as in PyTorch
-            for i in range(hi - lo):
-                v = xb[i]
-                yb[i] = 0.0 if v < 0 else v
-        elif op == RELU6:
-            for i in range(hi - lo):
-                v = xb[i]
-                yb[i] = 0.0 if v < 0 else (6.0 if v > 6 else v)
-        elif op == LEAKY_RELU:
-            for i in range(hi - lo):
-                v = xb[i]
-                yb[i] = v * slope if v < 0 else v
-        elif op == SIGMOID:
+        if op == SIGMOID:
+            xb, yb = x[lo:hi], y[lo:hi]  # block views: non-negative indices, so the loops vectorise
             for i in range(hi - lo):
                 v = xb[i]
                 yb[i] = 1.0 / (1.0 + np.exp(-v)) if v >= 0 else np.exp(v) / (1.0 + np.exp(v))
-        else:  # TANH
+        elif op == TANH:
+            xb, yb = x[lo:hi], y[lo:hi]
             for i in range(hi - lo):
                 yb[i] = np.tanh(xb[i])
+        else:
+            activate_run(x, lo, y, lo, hi - lo, op, slope)
 
 
 @njit(parallel=True, cache=True)
@@ -51,22 +81,16 @@ def _grad(dy, z, dx, op, slope):
     n = dy.size
     for b in prange((n + _BLOCK - 1) // _BLOCK):
         lo, hi = b * _BLOCK, min(n, (b + 1) * _BLOCK)
-        gb, zb, db = dy[lo:hi], z[lo:hi], dx[lo:hi]
-        if op == RELU:
-            for i in range(hi - lo):
-                db[i] = gb[i] if zb[i] > 0 else 0.0
-        elif op == RELU6:
-            for i in range(hi - lo):
-                db[i] = gb[i] if 0 < zb[i] < 6 else 0.0
-        elif op == LEAKY_RELU:
-            for i in range(hi - lo):
-                db[i] = gb[i] if zb[i] > 0 else gb[i] * slope
-        elif op == SIGMOID:
+        if op == SIGMOID:
+            gb, zb, db = dy[lo:hi], z[lo:hi], dx[lo:hi]
             for i in range(hi - lo):
                 db[i] = gb[i] * zb[i] * (1.0 - zb[i])
-        else:  # TANH
+        elif op == TANH:
+            gb, zb, db = dy[lo:hi], z[lo:hi], dx[lo:hi]
             for i in range(hi - lo):
                 db[i] = gb[i] * (1.0 - zb[i] * zb[i])
+        else:
+            gate_run(dx, lo, dy, lo, z, lo, hi - lo, op, slope)
 
 
 def _apply(x: np.ndarray, op: int, slope: float = 0.0) -> np.ndarray:

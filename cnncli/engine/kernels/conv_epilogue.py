@@ -12,9 +12,26 @@ import numpy as np
 from numba import njit
 
 from ._common import FAST
+from .activation import LEAKY_RELU, NO_ACTIVATION, RELU6, gate_run
+from .activation import RELU as ACT_RELU
 
-# the modes (formulas in conv_flat's docstring); named, compared by equality only
-BIAS, RELU, POOL, BN, BN_RELU = 0, 1, 2, 3, 4
+# the modes (formulas in conv_flat's docstring); named, compared by equality only. BN_RELU6 and
+# BN_LEAKY are BN_RELU with the relu6 or leaky relu gate (activation.gate_run), the leaky slope
+# in row 4 of coef (norm.batchnorm_grad_coefficients).
+BIAS, RELU, POOL, BN, BN_RELU, BN_RELU6, BN_LEAKY = 0, 1, 2, 3, 4, 5, 6
+BN_ACTIVATED = {ACT_RELU: BN_RELU, RELU6: BN_RELU6, LEAKY_RELU: BN_LEAKY}  # activation op -> prologue mode
+
+
+@njit(cache=True, inline="always")
+def bn_activation(mode: int) -> int:
+    """The activation op gating dz in a batch-norm prologue mode (NO_ACTIVATION for BN)."""
+    if mode == BN_RELU:
+        return ACT_RELU
+    if mode == BN_RELU6:
+        return RELU6
+    if mode == BN_LEAKY:
+        return LEAKY_RELU
+    return NO_ACTIVATION
 
 
 @njit(cache=True, fastmath=FAST)
@@ -133,13 +150,15 @@ def unpool_row(g: np.ndarray, cd: np.ndarray, a: int, k: int, dst: np.ndarray) -
 @njit(cache=True, fastmath=FAST)
 def load_dy(dy: np.ndarray, saved: np.ndarray, yconv: np.ndarray, coef: np.ndarray, mode: int, n: int, oh_: int,
             ow_: int, wq: int, ld: int, dyb: np.ndarray, base: int, db: np.ndarray) -> None:
-    """dY' of sample n into dyb (row f at base + f*ld; modes BIAS, RELU, BN, BN_RELU as in
-    conv_flat's doc), columns < OW of each row (the caller zeroed the rest); db[f] += the sum
-    of row f (skipped when db is empty)."""
+    """dY' of sample n into dyb (row f at base + f*ld; modes BIAS, RELU, BN, BN_RELU (BN_RELU6,
+    BN_LEAKY) as in conv_flat's doc), columns < OW of each row (the caller zeroed the rest);
+    db[f] += the sum of row f (skipped when db is empty)."""
     f_ = dy.shape[1]
     w = np.uint64(ow_)
     gf, kf, yf = dy.reshape(dy.size), saved.reshape(saved.size), yconv.reshape(yconv.size)
-    bn = mode == BN or mode == BN_RELU
+    op = bn_activation(mode)
+    bn = mode == BN or op != NO_ACTIVATION
+    slope = coef[4, 0] if bn else np.float32(0.0)
     for f in range(f_):
         total = 0.0
         if bn:
@@ -150,10 +169,10 @@ def load_dy(dy: np.ndarray, saved: np.ndarray, yconv: np.ndarray, coef: np.ndarr
             if mode == RELU:
                 for i in range(w):
                     dyb[o + i] = gf[src + i] if kf[src + i] > 0 else 0.0
-            elif mode == BN_RELU:
+            elif op != NO_ACTIVATION:  # g = dz * f'(z) first, then the batch-norm formula on it
+                gate_run(dyb, o, gf, src, kf, src, ow_, op, slope)
                 for i in range(w):
-                    g = gf[src + i] if kf[src + i] > 0 else 0.0
-                    dyb[o + i] = a * g + b + d_ * (yf[src + i] - mu)
+                    dyb[o + i] = a * dyb[o + i] + b + d_ * (yf[src + i] - mu)
             elif mode == BN:
                 for i in range(w):
                     dyb[o + i] = a * gf[src + i] + b + d_ * (yf[src + i] - mu)

@@ -4,11 +4,13 @@ FUSIONS below lists the chains (as data; cnncli/engine/plan.py matches them, the
 fits wins). The convolutions must be ones conv_flat runs (one group, no dilation, equal
 strides):
     conv2d -> batchnorm -> relu   batch norm statistics from the conv's epilogue; its backward
-    conv2d -> batchnorm           folded into the conv's backward prologue
+    conv2d -> batchnorm           folded into the conv's backward prologue (relu6 and
+                                  leaky_relu are fused like relu)
     conv2d -> relu -> maxpool     pool kernel = stride = k, no padding, floor-sized output
     conv2d -> relu
     add (two inputs) -> relu
     dense -> relu
+    batchnorm -> relu (relu6, leaky_relu), after any other layer (ops/norm.py)
 Fused ops store fewer intermediate tensors and make fewer passes over memory. Conv -> relu
 (-> maxpool), add -> relu and dense -> relu give what the nodes give one after the other
 (the same values; a relu of -0.0 may give +0.0); conv -> batchnorm computes the batch
@@ -24,7 +26,7 @@ import numpy as np
 
 from cnncli.engine.kernels import activation, conv, dense, norm
 from cnncli.engine.ops.base import Arrays, Grads, Op, weight_grads
-from cnncli.engine.ops.norm import update_running_stats
+from cnncli.engine.ops.norm import FUSED_ACTIVATIONS, BatchNormOp, fused_activation, update_running_stats
 from cnncli.engine.plan import Fusion
 from cnncli.layers.activation import ReLU
 from cnncli.layers.base import Layer
@@ -70,14 +72,16 @@ class ConvReluOp(Op):
 
 
 class ConvBatchNormOp(Op):
-    """[relu](batchnorm(conv2d(x))) (chain conv, batchnorm[, relu]), batch norm as BatchNormOp
-    does it (running statistics updated the same way), with the formulas of norm.py's conv section."""
+    """[f](batchnorm(conv2d(x))) (chain conv, batchnorm[, f]; f relu, relu6 or leaky relu), batch
+    norm as BatchNormOp does it (running statistics updated the same way), with the formulas of
+    norm.py's conv section."""
 
     layer: Conv2d
 
     def __init__(self, layers: Sequence[Layer], rng: np.random.Generator) -> None:
         super().__init__(layers, rng)
-        self.bn, self.relu = layers[1], len(layers) == 3
+        self.bn = layers[1]
+        self.act, self.slope = fused_activation(layers[2] if len(layers) == 3 else None)
 
     def forward(self, inputs: list[np.ndarray], params: list[Arrays], buffers: list[Arrays],
                 training: bool) -> np.ndarray:
@@ -96,7 +100,7 @@ class ConvBatchNormOp(Op):
             invstd = 1.0 / np.sqrt(var + eps)
             update_running_stats(buffers[1], mean, var, count, self.bn.args["momentum"])
         scale = q["weight"] * invstd
-        z = norm.batchnorm_apply(y, scale, q["bias"] - mean * scale, self.relu)
+        z = norm.batchnorm_apply(y, scale, q["bias"] - mean * scale, self.act, self.slope)
         if training:
             self._x, self._y, self._z, self._mean, self._invstd = x, y, z, mean, invstd
         return z
@@ -104,9 +108,9 @@ class ConvBatchNormOp(Op):
     def backward(self, dz: np.ndarray, params: list[Arrays]) -> Grads:
         p, q = params[0], params[1]
         coef, dgamma, dbeta = norm.batchnorm_grad_coefficients(dz, self._z, self._y, q["weight"], self._mean,
-                                                               self._invstd, self.relu)
+                                                               self._invstd, self.act, self.slope)
         dx, dw, db = conv.conv2d_bn_backward(self._x, p["weight"], dz, self._z, self._y, coef, self.layer.stride,
-                                             self.layer.pads_flat, self.relu, self.needs_input_grad, "bias" in p)
+                                             self.layer.pads_flat, self.act, self.needs_input_grad, "bias" in p)
         grads = [weight_grads(p, dw, db), {"weight": dgamma, "bias": dbeta}]
         return [dx], grads + [{}] * (len(self.layers) - 2)
 
@@ -155,10 +159,11 @@ def _flat(layers: list[Layer]) -> bool:
 
 
 FUSIONS: tuple[Fusion, ...] = (
-    Fusion((Conv2d, BatchNorm, ReLU), ConvBatchNormOp, _flat),
+    *(Fusion((Conv2d, BatchNorm, act), ConvBatchNormOp, _flat) for act in FUSED_ACTIVATIONS),
     Fusion((Conv2d, BatchNorm), ConvBatchNormOp, _flat),
     Fusion((Conv2d, ReLU, MaxPool), ConvReluOp, lambda ls: _flat(ls) and pool_factor(ls[2], ls[0].out_shape) > 0),
     Fusion((Conv2d, ReLU), ConvReluOp, _flat),
     Fusion((Add, ReLU), AddReluOp, lambda ls: len(ls[0].inputs) == 2),
     Fusion((Dense, ReLU), DenseReluOp),
+    *(Fusion((BatchNorm, act), BatchNormOp) for act in FUSED_ACTIVATIONS),
 )
