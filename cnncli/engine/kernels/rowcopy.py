@@ -1,0 +1,109 @@
+"""Row-block copies as masked vector moves: short rows (4-28 values) copied a vector at a time.
+
+    copy_block(dst, d0, ldd, dstep, src, s0, lds, sstep, rows, count):
+        dst[d0 + r*ldd + i*dstep] = src[s0 + r*lds + i*sstep]   for r < rows, i < count
+
+is canvas.copy_rows on 1-D float arrays, but each run of up to LANES values of a row moves as
+one masked vector load and store (llvm.masked.load / llvm.masked.store: the lanes past the
+row are neither read nor written, so no zero padding next to the row is touched and no read
+leaves the arrays). A scalar loop spends a few cycles per value on rows this short (LLVM's
+vector loop needs 4*LANES iterations before it starts); depthwise convolutions copy every
+plane in and out of their canvases, rows of 4 to 28 values. Step 2 on either side (the
+phase split of stride 2) loads or stores 2*LANES lanes and moves the even ones with a
+shuffle; other steps fall back to a scalar loop.
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+from .microkernel import LANES
+
+_I1, _I32, _I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
+
+
+def _masked(builder: ir.IRBuilder, kind: str, vec: ir.VectorType) -> ir.Function:
+    """llvm.masked.load / llvm.masked.store for vector type `vec`, declared once per module."""
+    name = f"llvm.masked.{kind}.v{vec.count}{'f32' if vec.element == ir.FloatType() else 'f64'}.p0"
+    if name in builder.module.globals:
+        return builder.module.globals[name]
+    mask = ir.VectorType(_I1, vec.count)
+    ptr = vec.as_pointer()
+    sig = (ir.FunctionType(vec, [ptr, _I32, mask, vec]) if kind == "load"
+           else ir.FunctionType(ir.VoidType(), [vec, ptr, _I32, mask]))
+    return ir.Function(builder.module, sig, name)
+
+
+def _lanes_below(builder: ir.IRBuilder, width: int, limit: ir.Value, step: int) -> ir.Value:
+    """The mask lane < limit (and lane % step == 0), <width x i1>."""
+    undef = ir.Constant(ir.VectorType(_I64, width), ir.Undefined)
+    splat = builder.shuffle_vector(builder.insert_element(undef, limit, ir.Constant(_I32, 0)), undef,
+                                   ir.Constant(ir.VectorType(_I32, width), [0] * width))
+    mask = builder.icmp_signed("<", ir.Constant(ir.VectorType(_I64, width), list(range(width))), splat)
+    if step == 1:
+        return mask
+    even = ir.Constant(ir.VectorType(_I1, width), [lane % step == 0 for lane in range(width)])
+    return builder.and_(mask, even)
+
+
+def _move(sstep: int, dstep: int):  # type: ignore[no-untyped-def]
+    """An intrinsic move(dst, d0, src, s0, n): dst[d0 + i*dstep] = src[s0 + i*sstep], i < n <= LANES."""
+    @intrinsic
+    def move(typingctx, dst, d0, src, s0, n):  # type: ignore[no-untyped-def]
+        def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+            dst_data = context.make_array(sig.args[0])(context, builder, args[0]).data
+            src_data = context.make_array(sig.args[2])(context, builder, args[2]).data
+            element = context.get_value_type(sig.args[0].dtype)
+            src_vec, dst_vec = ir.VectorType(element, LANES * sstep), ir.VectorType(element, LANES * dstep)
+            align = ir.Constant(_I32, sig.args[0].dtype.bitwidth // 8)
+            count = args[4]
+            src_ptr = builder.bitcast(builder.gep(src_data, [args[3]]), src_vec.as_pointer())
+            dst_ptr = builder.bitcast(builder.gep(dst_data, [args[1]]), dst_vec.as_pointer())
+            src_mask = _lanes_below(builder, LANES * sstep, builder.mul(count, ir.Constant(_I64, sstep)), sstep)
+            values = builder.call(_masked(builder, "load", src_vec),
+                                  [src_ptr, align, src_mask, ir.Constant(src_vec, ir.Undefined)])
+            if sstep != dstep:  # gather the even lanes, or spread the values to the even lanes
+                lanes = ([sstep * i for i in range(LANES)] if sstep > 1
+                         else [i // dstep for i in range(LANES * dstep)])
+                values = builder.shuffle_vector(values, ir.Constant(src_vec, ir.Undefined),
+                                                ir.Constant(ir.VectorType(_I32, len(lanes)), lanes))
+            dst_mask = _lanes_below(builder, LANES * dstep, builder.mul(count, ir.Constant(_I64, dstep)), dstep)
+            builder.call(_masked(builder, "store", dst_vec), [values, dst_ptr, align, dst_mask])
+            return context.get_dummy_value()
+
+        return types.void(dst, types.int64, src, types.int64, types.int64), codegen
+
+    return move
+
+
+_move11, _move21, _move12 = _move(1, 1), _move(2, 1), _move(1, 2)
+
+
+@njit(cache=True, inline="always")
+def copy_block(dst, d0: int, ldd: int, dstep: int, src, s0: int, lds: int, sstep: int,  # type: ignore[no-untyped-def]
+               rows: int, count: int) -> None:
+    """dst[d0 + r*ldd + i*dstep] = src[s0 + r*lds + i*sstep] for r < rows, i < count (1-D arrays
+    of one float dtype): masked vector moves when the steps are (1, 1), (1, 2) or (2, 1)."""
+    if dstep * sstep > 2 or count <= 0:  # (not a call to canvas.copy_rows: the call alone costs 15 ns)
+        for r in range(rows):
+            for i in range(count):
+                dst[d0 + r * ldd + i * dstep] = src[s0 + r * lds + i * sstep]
+    elif count <= LANES:  # one vector per row
+        for r in range(rows):
+            if sstep == 2:
+                _move21(dst, d0 + r * ldd, src, s0 + r * lds, count)
+            elif dstep == 2:
+                _move12(dst, d0 + r * ldd, src, s0 + r * lds, count)
+            else:
+                _move11(dst, d0 + r * ldd, src, s0 + r * lds, count)
+    else:
+        for r in range(rows):
+            for i in range(0, count, LANES):
+                n = min(LANES, count - i)
+                if sstep == 2:
+                    _move21(dst, d0 + r * ldd + i, src, s0 + r * lds + 2 * i, n)
+                elif dstep == 2:
+                    _move12(dst, d0 + r * ldd + 2 * i, src, s0 + r * lds + i, n)
+                else:
+                    _move11(dst, d0 + r * ldd + i, src, s0 + r * lds + i, n)
