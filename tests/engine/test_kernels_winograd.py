@@ -129,46 +129,50 @@ def test_transforms_compute_the_textbook_formulas(rng):
     from numba import njit
 
     from cnncli.engine.kernels.microkernel import LANES
-    from cnncli.engine.kernels.winograd_ir import wino_in_row, wino_out_row
+    from cnncli.engine.kernels.winograd_ir import wino_in_rows, wino_out_rows
 
     bt = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64)
     at = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float64)
 
     @njit
-    def both(src, wq, nv, v, xs, mm, dst, ldr, cols, rows):
-        wino_in_row(src.ctypes.data, wq, nv, v.ctypes.data, xs)
-        wino_out_row(mm.ctypes.data, xs, nv, dst.ctypes.data, ldr, cols, rows)
+    def both(src, wq, nv, th, tw, v, xs, mm, dst, ldr, cols, rows):
+        wino_in_rows(src.ctypes.data, wq, nv, th, tw, v.ctypes.data, xs)
+        wino_out_rows(mm.ctypes.data, xs, nv, th, tw, dst.ctypes.data, ldr, cols, rows)
 
-    wq, nv, xs, cols = 2 * LANES + 7, 2, 2 * LANES + 3, 2 * LANES + 3  # tiles j < 2*LANES; 3 columns past a vector
-    src = rng.standard_normal(6 * wq + 4 * LANES).astype(np.float32)
+    # 2 tile rows of tw = LANES + 3 tiles (2 vectors, the second mostly junk lanes); outputs:
+    # 3 rows (the second tile row writes one) of 2*tw - 1 columns (the last tile writes one)
+    th, tw = 2, LANES + 3
+    nv, wq, xs, cols, rows = 2, 2 * tw + 5, th * tw + LANES + 1, 2 * tw - 1, 3
+    src = rng.standard_normal((2 * th + 2) * wq + 4 * LANES).astype(np.float32)
     mm = rng.standard_normal(16 * xs + LANES).astype(np.float32)
     v = np.zeros(16 * xs + LANES, np.float32)
-    dst = np.full(3 * wq + 4 * LANES, 7.0, np.float32)
-    both(src, wq, nv, v, xs, mm, dst, wq, cols, 2)
-    tiles = -(-cols // 2)
-    for j in range(tiles):
-        d = src.astype(np.float64)[np.arange(4)[:, None] * wq + 2 * j + np.arange(4)]
-        np.testing.assert_allclose(v[np.arange(16) * xs + j], (bt @ d @ bt.T).ravel(), rtol=1e-6, atol=1e-5)
-        m = mm.astype(np.float64)[np.arange(16) * xs + j].reshape(4, 4)
-        y = at @ m @ at.T
-        for i in range(2):
-            for k in range(2):
-                if 2 * j + k < cols:
-                    assert dst[i * wq + 2 * j + k] == pytest.approx(y[i, k], rel=1e-5, abs=1e-5)
-    untouched = np.ones(dst.size, bool)
-    untouched[np.arange(2)[:, None] * wq + np.arange(cols)] = False
-    assert (dst[untouched] == 7.0).all()  # masked stores: nothing past `cols` or below row 2
-    dst[:] = 7.0
-    both(src, wq, nv, v, xs, mm, dst, wq, cols, 1)
-    assert (dst[wq:] == 7.0).all()  # rows = 1: the second output row is not written
+    dst = np.full((2 * th + 1) * wq + 4 * LANES, 7.0, np.float32)
+    both(src, wq, nv, th, tw, v, xs, mm, dst, wq, cols, rows)
+    written = np.zeros(dst.size, bool)
+    for ti in range(th):
+        for j in range(tw):
+            d = src.astype(np.float64)[(2 * ti + np.arange(4)[:, None]) * wq + 2 * j + np.arange(4)]
+            t = ti * tw + j
+            np.testing.assert_allclose(v[np.arange(16) * xs + t], (bt @ d @ bt.T).ravel(), rtol=1e-6, atol=1e-5)
+            y = at @ mm.astype(np.float64)[np.arange(16) * xs + t].reshape(4, 4) @ at.T
+            for i in range(2):
+                for k in range(2):
+                    if 2 * ti + i < rows and 2 * j + k < cols:
+                        at_ = (2 * ti + i) * wq + 2 * j + k
+                        assert dst[at_] == pytest.approx(y[i, k], rel=1e-5, abs=1e-5)
+                        written[at_] = True
+    assert written.sum() == rows * cols
+    assert (dst[~written] == 7.0).all()  # masked stores: nothing past `cols` or `rows`
 
 
 def test_the_rule_picks_winograd_for_stride_1_3x3_only():
-    # Reference: the task's rule (stride-2, 1x1 and 5x5 layers keep the direct path).
-    assert conv_plan.geometry(16, 32, 32, 16, 3, 3, 1, (1, 1, 1, 1)).wino == conv_plan.use_winograd(
-        16, 16, 3, 3, 1, 32, 32)
-    assert conv_plan.use_winograd(64, 64, 3, 3, 1, 8, 8)
-    assert conv_plan.use_winograd(32, 32, 3, 3, 1, 16, 16)
+    # Reference: the task's rule (stride-2, 1x1 and 5x5 layers keep the direct path) and the
+    # measured one (conv_plan.use_winograd).
+    # ResNet-20: 32->32 16x16 and 64->64 8x8 by Winograd; 16->16 32x32 (measured no faster) direct
+    assert conv_plan.geometry(32, 16, 16, 32, 3, 3, 1, (1, 1, 1, 1)).wino
+    assert conv_plan.geometry(64, 8, 8, 64, 3, 3, 1, (1, 1, 1, 1)).wino
+    assert not conv_plan.geometry(16, 32, 32, 16, 3, 3, 1, (1, 1, 1, 1)).wino
+    assert not conv_plan.geometry(3, 32, 32, 16, 3, 3, 1, (1, 1, 1, 1)).wino
     assert not conv_plan.geometry(16, 32, 32, 32, 3, 3, 2, (1, 1, 1, 1)).wino
     assert not conv_plan.geometry(16, 32, 32, 32, 1, 1, 1, (0, 0, 0, 0)).wino
     assert not conv_plan.geometry(6, 14, 14, 16, 5, 5, 1, (0, 0, 0, 0)).wino

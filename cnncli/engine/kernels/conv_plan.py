@@ -28,6 +28,7 @@ from .winograd import (
 
 _CHUNK_BYTES = 256 * 1024  # backward: canvases + dY' of the samples of one task, about L2 ...
 _MAX_CHUNK_BYTES = 1024 * 1024  # ... unless small images need more samples for:
+_WINO_MIN_CHANNELS = 32  # use_winograd
 _MIN_REDUCTION = 128  # vectors summed per grad_tile call, so that its horizontal sums stay cheap (PROFILE.md)
 
 Pads = tuple[int, int, int, int]
@@ -115,8 +116,11 @@ def geometry(c: int, h: int, width: int, f: int, kh: int, kw: int, s: int, pads:
 
 
 def use_winograd(c: int, f: int, kh: int, kw: int, s: int, oh: int, ow: int) -> bool:
-    """Winograd for the stride-1 3x3 layers where it measured faster than the direct tiles."""
-    return kh == kw == 3 and s == 1
+    """Winograd for the stride-1 3x3 layers where it measured faster than the direct tiles: at
+    least 32 input and output channels (bench/PROFILE.md, "Issue 13: Winograd": with 16 its
+    transforms cost what its GEMMs save; with 32, 1.25-1.5x faster, with 64, 1.5-1.8x, from
+    8x8 to 32x32 images)."""
+    return kh == kw == 3 and s == 1 and min(c, f) >= _WINO_MIN_CHANNELS
 
 
 def with_winograd(g: Geometry, on: bool) -> Geometry:

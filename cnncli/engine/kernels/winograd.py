@@ -32,7 +32,7 @@ from ._common import FAST
 from .canvas import FlatGeometry, crop_canvas, fill_canvas
 from .conv_epilogue import BN, BN_RELU, RELU, load_dy, load_dy_pool, store, store_pool
 from .conv_flat import COLS, FLOAT_BYTES, LANES, chunk_canvases, chunk_dw, tiles
-from .winograd_ir import wino_in_row, wino_out_row
+from .winograd_ir import wino_in_rows, wino_out_rows
 
 XI = 16  # points of the 4 x 4 transform domain
 
@@ -72,12 +72,11 @@ def transform_weights(w: np.ndarray, out_rows: int, flip: bool = False) -> np.nd
 def input_transform(src: np.ndarray, s0: int, ldc: int, wq: int, ch_: int, v: np.ndarray, col0: int,
                     wg: WinoGeometry) -> None:
     """v[xi*vxi + c*ldv + col0 + ti*tw + tj] = (B^T d B)[xi] for each channel c < ch_ and tile
-    (ti, tj), d the 4 x 4 cells src[s0 + c*ldc + (2ti + a)*wq + 2tj + b] (winograd_ir.wino_in_row)."""
+    (ti, tj), d the 4 x 4 cells src[s0 + c*ldc + (2ti + a)*wq + 2tj + b] (winograd_ir.wino_in_rows)."""
     nv = -(-wg.tw // LANES)
     for c in range(ch_):
-        for ti in range(wg.th):
-            wino_in_row(src.ctypes.data + (s0 + c * ldc + 2 * ti * wq) * FLOAT_BYTES, wq, nv,
-                        v.ctypes.data + (c * wg.ldv + col0 + ti * wg.tw) * FLOAT_BYTES, wg.vxi)
+        wino_in_rows(src.ctypes.data + (s0 + c * ldc) * FLOAT_BYTES, wq, nv, wg.th, wg.tw,
+                     v.ctypes.data + (c * wg.ldv + col0) * FLOAT_BYTES, wg.vxi)
 
 
 @njit(cache=True)
@@ -85,13 +84,11 @@ def output_transform(mm: np.ndarray, o_: int, col0: int, wg: WinoGeometry, dst: 
                      ldr: int) -> None:
     """dst[d0 + o*ldf + i*ldr + j] = (A^T M A)[i % 2, j % 2] of tile (i // 2, j // 2), for o < o_,
     i < wg.rows, j < wg.cols; M[xi] of output channel o and tile t at mm[xi*mxi + o*ldv + col0 + t]
-    (winograd_ir.wino_out_row)."""
+    (winograd_ir.wino_out_rows)."""
     nv = -(-wg.tw // LANES)
     for o in range(o_):
-        for ti in range(wg.th):
-            wino_out_row(mm.ctypes.data + (o * wg.ldv + col0 + ti * wg.tw) * FLOAT_BYTES, wg.mxi, nv,
-                         dst.ctypes.data + (d0 + o * ldf + 2 * ti * ldr) * FLOAT_BYTES, ldr, wg.cols,
-                         min(2, wg.rows - 2 * ti))
+        wino_out_rows(mm.ctypes.data + (o * wg.ldv + col0) * FLOAT_BYTES, wg.mxi, nv, wg.th, wg.tw,
+                      dst.ctypes.data + (d0 + o * ldf) * FLOAT_BYTES, ldr, wg.cols, wg.rows)
 
 
 @njit(cache=True, fastmath=FAST, inline="always")

@@ -4,15 +4,18 @@ Numba does not vectorise them (16 store streams and stride-2 reads: LLVM gives u
 alias checks), so, like the tiles of microkernel.py, they are written as intrinsics on raw
 addresses (int64 byte addresses; counts in elements), LANES tiles per vector:
 
-    wino_in_row(src, wq, nv, dst, xs)     one row of tiles, j < nv*LANES:
-        d[a, b] = src[a*wq + 2j + b] (a, b < 4);  dst[xi*xs + j] = (B^T d B)[xi]   (xi = 4a' + b')
-        the stride-2 reads are two vector loads and two even / odd lane shuffles per row a.
-    wino_out_row(mm, xs, nv, dst, ldr, cols, rows)     one row of tiles, j < nv*LANES:
-        Y = A^T M A of M[xi] = mm[xi*xs + j];  dst[i*ldr + 2j + b] = Y[i, b] for i < rows (1 or 2)
-        and 2j + b < cols; the other positions of dst are read and written back unchanged.
-Lanes past the row's tiles compute junk that is never stored (wino_out_row) or lands in the
-padding of the transform-domain rows (wino_in_row: callers leave LANES floats after them);
-reads reach 2*nv*LANES + 2 floats past a row's start (callers leave room).
+    wino_in_rows(src, wq, nv, th, tw, dst, xs)     tile rows ti < th, tiles j < nv*LANES of each:
+        d[a, b] = src[(2ti + a)*wq + 2j + b] (a, b < 4);  dst[xi*xs + ti*tw + j] = (B^T d B)[xi]
+        (xi = 4a' + b'); the stride-2 reads are two vector loads and two even / odd lane
+        shuffles per row a.
+    wino_out_rows(mm, xs, nv, th, tw, dst, ldr, cols, rows)     likewise:
+        Y = A^T M A of M[xi] = mm[xi*xs + ti*tw + j];  dst[(2ti + i)*ldr + 2j + b] = Y[i, b]
+        for 2ti + i < rows and 2j + b < cols; the other positions of dst are read and written
+        back unchanged.
+Lanes past a row's tw tiles compute junk that is never stored (wino_out_rows) or lands on the
+next tile row's slots, rewritten right after, or in the padding after the last (wino_in_rows:
+callers leave LANES floats); reads reach 2*nv*LANES + 2 floats past a row's start (callers
+leave room).
 """
 from __future__ import annotations
 
@@ -38,15 +41,21 @@ def _store(builder: ir.IRBuilder, base: ir.Value, index: ir.Value, value: ir.Val
 
 
 @intrinsic
-def wino_in_row(typingctx, src, wq, nv, dst, xs):  # type: ignore[no-untyped-def]
+def wino_in_rows(typingctx, src, wq, nv, th, tw, dst, xs):  # type: ignore[no-untyped-def]
     """See the module docstring (all arguments int64)."""
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        src_a, wq_v, nv_v, dst_a, xs_v = args
-        src_p, dst_p = _ptr(builder, src_a, _F32), _ptr(builder, dst_a, _F32)
-        rows = [builder.gep(src_p, [builder.mul(_const(a), wq_v)]) for a in range(4)]
-        outs = [builder.gep(dst_p, [builder.mul(_const(xi), xs_v)]) for xi in range(16)]
+        src_a, wq_v, nv_v, th_v, tw_v, dst_a, xs_v = args
+        src_0, dst_0 = _ptr(builder, src_a, _F32), _ptr(builder, dst_a, _F32)
 
-        def body(b: ir.IRBuilder, i: ir.Value, accs: list) -> list:  # type: ignore[type-arg]
+        def tile_row(b0: ir.IRBuilder, ti: ir.Value, accs: list) -> list:  # type: ignore[type-arg]
+            src_p = b0.gep(src_0, [b0.mul(b0.mul(ti, _const(2)), wq_v)])
+            dst_p = b0.gep(dst_0, [b0.mul(ti, tw_v)])
+            rows = [b0.gep(src_p, [b0.mul(_const(a), wq_v)]) for a in range(4)]
+            outs = [b0.gep(dst_p, [b0.mul(_const(xi), xs_v)]) for xi in range(16)]
+            _loop(b0, nv_v, [], lambda b, i, accs: body(b, i, rows, outs))
+            return []
+
+        def body(b: ir.IRBuilder, i: ir.Value, rows: list, outs: list) -> list:  # type: ignore[type-arg]
             j = b.mul(i, _const(LANES))
             e = b.mul(j, _const(2))
             r = []
@@ -63,21 +72,27 @@ def wino_in_row(typingctx, src, wq, nv, dst, xs):  # type: ignore[no-untyped-def
                     _store(b, outs[4 * a + col], j, v[a])
             return []
 
-        _loop(builder, nv_v, [], body)
+        _loop(builder, th_v, [], tile_row)
         return context.get_dummy_value()
 
-    return types.void(*[types.int64] * 5), codegen
+    return types.void(*[types.int64] * 7), codegen
 
 
 @intrinsic
-def wino_out_row(typingctx, mm, xs, nv, dst, ldr, cols, rows):  # type: ignore[no-untyped-def]
+def wino_out_rows(typingctx, mm, xs, nv, th, tw, dst, ldr, cols, rows):  # type: ignore[no-untyped-def]
     """See the module docstring (all arguments int64)."""
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        mm_a, xs_v, nv_v, dst_a, ldr_v, cols_v, rows_v = args
-        mm_p, dst_p = _ptr(builder, mm_a, _F32), _ptr(builder, dst_a, _F32)
-        ins = [builder.gep(mm_p, [builder.mul(_const(xi), xs_v)]) for xi in range(16)]
+        mm_a, xs_v, nv_v, th_v, tw_v, dst_a, ldr_v, cols_v, rows_v = args
+        mm_0, dst_0 = _ptr(builder, mm_a, _F32), _ptr(builder, dst_a, _F32)
         lane = ir.Constant(ir.VectorType(ir.IntType(64), LANES), list(range(LANES)))
-        second = builder.icmp_signed(">", rows_v, _const(1))
+
+        def tile_row(b0: ir.IRBuilder, ti: ir.Value, accs: list) -> list:  # type: ignore[type-arg]
+            mm_p = b0.gep(mm_0, [b0.mul(ti, tw_v)])
+            dst_p = b0.gep(dst_0, [b0.mul(b0.mul(ti, _const(2)), ldr_v)])
+            ins = [b0.gep(mm_p, [b0.mul(_const(xi), xs_v)]) for xi in range(16)]
+            second = b0.icmp_signed(">", rows_v, b0.add(b0.mul(ti, _const(2)), _const(1)))
+            _loop(b0, nv_v, [], lambda b, i, accs: body(b, i, ins, dst_p, second))
+            return []
 
         def put(b: ir.IRBuilder, row: ir.Value, at: ir.Value, value: ir.Value) -> None:
             """row[at + k] = value[k] where at + k < cols (a select of the old contents elsewhere)."""
@@ -89,7 +104,8 @@ def wino_out_row(typingctx, mm, xs, nv, dst, ldr, cols, rows):  # type: ignore[n
             keep = b.icmp_signed("<", lane, splat)
             _store(b, row, at, b.select(keep, value, _vload(b, row, at)))
 
-        def body(b: ir.IRBuilder, i: ir.Value, accs: list) -> list:  # type: ignore[type-arg]
+        def body(b: ir.IRBuilder, i: ir.Value, ins: list, dst_p: ir.Value,  # type: ignore[type-arg]
+                 second: ir.Value) -> list:
             j = b.mul(i, _const(LANES))
             m = [_vload(b, p, j) for p in ins]
             s0 = [b.fadd(b.fadd(m[4 * a], m[4 * a + 1]), m[4 * a + 2]) for a in range(4)]
@@ -114,7 +130,7 @@ def wino_out_row(typingctx, mm, xs, nv, dst, ldr, cols, rows):  # type: ignore[n
                     b.position_at_end(after)
             return []
 
-        _loop(builder, nv_v, [], body)
+        _loop(builder, th_v, [], tile_row)
         return context.get_dummy_value()
 
-    return types.void(*[types.int64] * 7), codegen
+    return types.void(*[types.int64] * 9), codegen
