@@ -1,13 +1,15 @@
 """Side-by-side micro-benchmark of depthwise (and grouped) convolutions: cnncli vs PyTorch.
 
-    python bench/depthwise_speed.py [--reps 40] [--threads 2] [--batch 64] [--old CHECKOUT]
+    python bench/depthwise_speed.py [--reps 20] [--rounds 5] [--threads 2] [--batch 64] [--old CHECKOUT]
 
 Per layer shape (the five depthwise layers of specs/mobilenet_mnist.yaml, then two grouped
 convolutions with several channels per group), the median time of a forward alone and of a
 forward + backward (dx and dw; no bias, as in the spec), in ours and in PyTorch's
 F.conv2d(groups=...) with autograd. Each engine runs in its own worker process (this file,
-`--serve`), with every thread pool at --threads; the engines alternate shape by shape and the
-parent pauses between requests, so the idle worker's threads sleep while the other is timed.
+`--serve`), with every thread pool at --threads; the engines take turns, --rounds times per
+shape (each turn: the median of --reps calls), and the table gives the median over rounds:
+a burst of load from other processes then spoils one round, not the figure. The parent pauses
+between requests, so the idle worker's threads sleep while the other is timed.
 `--old DIR` adds a third worker running another checkout's kernels (PYTHONPATH=DIR), for a
 before/after comparison of a change (`git archive REV | tar -x -C DIR`).
 """
@@ -139,7 +141,8 @@ def serve(engine: str, threads: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--reps", type=int, default=40)
+    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--old", type=Path, help="another checkout, timed as a third engine")
@@ -154,15 +157,19 @@ def main() -> None:
         workers.append(Worker("old", "ours", args.threads, args.old))
     labels = [wk.label for wk in workers]
     head = "".join(f"{lab + ' ' + kind:>14}" for kind in ("fwd", "f+b") for lab in labels)
-    print(f"batch {args.batch}, {args.threads} threads, medians of {args.reps} (ms); "
+    print(f"batch {args.batch}, {args.threads} threads, medians of {args.rounds} rounds of {args.reps} calls (ms); "
           f"ratio = torch time / ours (> 1: ours faster)")
     print(f"{'shape':<24}{head}{'fwd ratio':>11}{'f+b ratio':>11}", flush=True)
     try:
         for i, shape in enumerate(SHAPES):
-            got: dict[str, dict[str, float]] = {}
-            for wk in workers[i % len(workers):] + workers[:i % len(workers)]:
-                time.sleep(0.05)  # let the other workers' threads go to sleep
-                got[wk.label] = wk.ask(op="shape", shape=i, batch=args.batch, reps=args.reps)
+            rounds: dict[str, list[dict[str, float]]] = {lab: [] for lab in labels}
+            for r in range(args.rounds):
+                turn = (i + r) % len(workers)
+                for wk in workers[turn:] + workers[:turn]:
+                    time.sleep(0.05)  # let the other workers' threads go to sleep
+                    rounds[wk.label].append(wk.ask(op="shape", shape=i, batch=args.batch, reps=args.reps))
+            got = {lab: {kind: statistics.median(r[kind] for r in rs) for kind in ("fwd", "fwdbwd")}
+                   for lab, rs in rounds.items()}
             cells = "".join(f"{got[lab][kind]:>14.3f}" for kind in ("fwd", "fwdbwd") for lab in labels)
             ratios = [got["torch"][kind] / got["ours"][kind] for kind in ("fwd", "fwdbwd")]
             print(f"{shape[0]:<24}{cells}{ratios[0]:>10.2f}x{ratios[1]:>10.2f}x", flush=True)
