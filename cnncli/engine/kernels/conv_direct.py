@@ -127,7 +127,7 @@ def _phase_copy(img: np.ndarray, i0: int, cv: np.ndarray, at: int, copies: np.nd
 def _taps(src: np.ndarray, offs: np.ndarray, taps: np.ndarray, lo: int, hi: int, wv: np.ndarray,
           dst: np.ndarray, d0: int, count: int, init: bool, bias: float) -> None:
     """dst[d0 + q] = (bias if init else dst[d0 + q]) + sum_{k in [lo, hi)} wv[taps[k]] * src[offs[taps[k]] + q]
-    for q < count: passes of 3 taps summed in registers (then the rest one by one)."""
+    for q < count: passes of 3 taps (then 2, then 1) summed in registers."""
     d0, count = np.uint64(d0), np.uint64(count)
     if hi == lo and init:
         for q in range(count):
@@ -146,6 +146,16 @@ def _taps(src: np.ndarray, offs: np.ndarray, taps: np.ndarray, lo: int, hi: int,
                 for q in range(count):
                     dst[d0 + q] += w0 * src[o0 + q] + w1 * src[o1 + q] + w2 * src[o2 + q]
             k += 3
+        elif k + 2 <= hi:
+            t1 = taps[k + 1]
+            o1, w1 = np.uint64(offs[t1]), wv[t1]
+            if init:
+                for q in range(count):
+                    dst[d0 + q] = bias + w0 * src[o0 + q] + w1 * src[o1 + q]
+            else:
+                for q in range(count):
+                    dst[d0 + q] += w0 * src[o0 + q] + w1 * src[o1 + q]
+            k += 2
         else:
             if init:
                 for q in range(count):
@@ -160,14 +170,30 @@ def _taps(src: np.ndarray, offs: np.ndarray, taps: np.ndarray, lo: int, hi: int,
 @njit(cache=True, fastmath=FAST, inline="always")
 def _grad_weight(cv: np.ndarray, dyw: np.ndarray, d0: int, offs: np.ndarray, span: int, acc: np.ndarray,
                  zero: float) -> None:
-    """acc[tap] += sum_{q < span} dyw[d0 + q] * cv[offs[tap] + q] (each sum in x's dtype)."""
+    """acc[tap] += sum_{q < span} dyw[d0 + q] * cv[offs[tap] + q] (each sum in x's dtype), three taps
+    per pass over dyw (then one by one)."""
     span, d0 = np.uint64(span), np.uint64(d0)
-    for tap in range(offs.size):
-        o = np.uint64(offs[tap])
-        total = zero
-        for q in range(span):
-            total += dyw[d0 + q] * cv[o + q]
-        acc[tap] += total
+    t = 0
+    while t < offs.size:
+        o0 = np.uint64(offs[t])
+        s0 = zero
+        if t + 3 <= offs.size:
+            o1, o2 = np.uint64(offs[t + 1]), np.uint64(offs[t + 2])
+            s1, s2 = zero, zero
+            for q in range(span):
+                d = dyw[d0 + q]
+                s0 += d * cv[o0 + q]
+                s1 += d * cv[o1 + q]
+                s2 += d * cv[o2 + q]
+            acc[t] += s0
+            acc[t + 1] += s1
+            acc[t + 2] += s2
+            t += 3
+        else:
+            for q in range(span):
+                s0 += dyw[d0 + q] * cv[o0 + q]
+            acc[t] += s0
+            t += 1
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
