@@ -12,8 +12,9 @@ first and pausing between blocks. The "eval" rows time one `cnn evaluate` batch 
 (evaluation-mode forward and loss; PyTorch under torch.no_grad()). The table gives the median
 images/s of each engine and the median of the per-repeat ratios (ours / PyTorch: > 1 means we are faster). Then:
 * a conv forward+backward micro-benchmark per layer shape (bench/conv_speed.py), GFLOP/s;
-* start-up: a fresh process training one batch with an empty Numba cache (first run: JIT
-  compilation) and again with the cache filled (later runs), wall time to the first batch;
+* start-up: the whole command `cnn train SPEC --data D --epochs 1` (MNIST for LeNet-5, a
+  synthetic .npz for ResNet-20) with an empty Numba cache (a first run: JIT compilation) and
+  again with the cache filled (later runs); the difference is what compilation costs;
 * peak memory (max RSS) of a process training LeNet-5 for one epoch as `cnn train lenet5_relu
   --data mnist` does (data preparation included) when MNIST is in cnncli's data cache
   (CNNCLI_DATA), else on an MNIST-sized synthetic set.
@@ -96,25 +97,54 @@ def speed_table(ours: Worker, theirs: Worker, labels: list[str], reps: int, seco
     return lines
 
 
-# -- start-up and memory probes: each runs in a fresh process (this file, with a flag) ---------
-def first_batch(spec: str, batch: int) -> None:
-    """Child: build the workload and train two batches; print the phases' times as JSON."""
-    started = time.perf_counter()
+# -- start-up and memory probes: each runs in a fresh process -----------------------------------
+def _train_data(spec: str, folder: Path) -> str:
+    """--data for a start-up probe: MNIST when it is in cnncli's data cache and the spec takes
+    1x28x28 images, else 2,048 synthetic images of the spec's input shape saved as .npz."""
+    import numpy as np
     import workloads
 
-    from cnncli.engine.setup import configure
+    from cnncli.data import cache_root
+    from cnncli.data.sources import BUILTINS
+    from cnncli.graph import build_graph
+    from cnncli.spec import load_spec
 
-    configure()  # as `cnn train` does
-    import cnncli.engine.trainer  # noqa: F401
-    imported = time.perf_counter()
-    step = workloads.build_ours(spec, batch)
-    built = time.perf_counter()
-    step()
-    first = time.perf_counter()
-    step()
-    second = time.perf_counter()
-    print(json.dumps({"imports": imported - started, "build": built - imported, "first": first - built,
-                      "second": second - first}))
+    shape = tuple(build_graph(load_spec(workloads.spec_path(spec))).input_shape)
+    if shape == (1, 28, 28) and all((cache_root() / "mnist" / name).exists() for name in BUILTINS["mnist"].files):
+        return "mnist"
+    rng = np.random.default_rng(0)
+    path = folder / f"{spec}_synthetic.npz"
+    np.savez(path, x=rng.integers(0, 256, (2048, *shape), dtype=np.uint8), y=rng.integers(0, 10, 2048))
+    return str(path)
+
+
+def _command_seconds(argv: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "cnncli", *argv], env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"`cnn {' '.join(argv)}` failed: {(done.stderr or done.stdout).strip()[-2000:]}")
+    return time.perf_counter() - started
+
+
+def startup_lines(specs: list[str], threads: int, reps: int = 2) -> list[str]:
+    """Issue 13's compile-time measure: the whole `cnn train SPEC --data D --epochs 1` with an
+    empty Numba cache minus the same command with the cache filled (medians of `reps` pairs)."""
+    lines = []
+    for spec in specs:
+        cold, warm = [], []
+        with tempfile.TemporaryDirectory() as folder:
+            data = _train_data(spec, Path(folder))
+            for rep in range(reps):
+                env = {**thread_env(threads), "NUMBA_CACHE_DIR": str(Path(folder) / f"cache{rep}")}
+                for times, run in ((cold, "cold"), (warm, "warm")):
+                    out = str(Path(folder) / f"{run}{rep}")
+                    times.append(_command_seconds(["train", spec, "--data", data, "--epochs", "1", "--out", out], env))
+        c, w = statistics.median(cold), statistics.median(warm)
+        lines.append(f"`cnn train {spec} --data {'mnist' if data == 'mnist' else 'SYNTHETIC.npz'} --epochs 1`: "
+                     f"{c:.1f} s with an empty Numba cache, {w:.1f} s cached: compilation costs {c - w:.1f} s "
+                     f"(medians of {reps})")
+        print(lines[-1], flush=True)
+    return lines
 
 
 def memory(epochs: int) -> None:
@@ -165,21 +195,6 @@ def _child(args: list[str], env: dict[str, str]) -> tuple[float, dict[str, float
     return time.perf_counter() - started, json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def startup_lines(specs: list[tuple[str, int]], threads: int) -> list[str]:
-    lines = []
-    for spec, batch in specs:
-        with tempfile.TemporaryDirectory() as cache:
-            env = {**thread_env(threads), "NUMBA_CACHE_DIR": cache}
-            cold_wall, cold = _child(["--first-batch", spec, str(batch)], env)
-            warm_wall, warm = _child(["--first-batch", spec, str(batch)], env)
-        jit = cold["first"] - warm["first"]
-        lines.append(f"{spec} b{batch}: first run (empty Numba cache) {cold_wall:.1f} s to the first batch "
-                     f"(JIT ~{jit:.1f} s); cached {warm_wall:.2f} s (imports {warm['imports']:.2f} s, "
-                     f"first batch {warm['first']:.2f} s)")
-        print(lines[-1], flush=True)
-    return lines
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="3 repeats, shorter blocks, LeNet-only start-up probe")
@@ -192,11 +207,8 @@ def main() -> None:
     ap.add_argument("--skip-conv", action="store_true")
     ap.add_argument("--skip-startup", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
-    ap.add_argument("--first-batch", nargs=2, metavar=("SPEC", "BATCH"), help=argparse.SUPPRESS)
     ap.add_argument("--memory", type=int, metavar="EPOCHS", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.first_batch:
-        return first_batch(args.first_batch[0], int(args.first_batch[1]))
     if args.memory:
         return memory(args.memory)
 
@@ -221,8 +233,7 @@ def main() -> None:
                 worker.close()
     if not args.skip_startup:
         print()
-        probes = [("lenet5_relu", 64)] + ([] if args.quick else [("resnet20_cifar", 64)])
-        startup_lines(probes, args.threads)
+        startup_lines(["lenet5_relu"] + ([] if args.quick else ["resnet20_cifar"]), args.threads)
     if not args.skip_memory:
         wall, answer = _child(["--memory", "1"], thread_env(args.threads))
         print(f"peak memory training LeNet-5 (b64, one epoch; {answer['source']}): "
