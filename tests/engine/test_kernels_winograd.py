@@ -196,3 +196,41 @@ def test_the_8_float_transforms_too(tmp_path):
     run_ = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k",
                            "not 8_float"], env=env, capture_output=True, text=True)
     assert run_.returncode == 0, run_.stdout[-3000:] + run_.stderr[-2000:]
+
+
+WIDE_NET = """
+input: [3, 10, 9]
+layers:
+  - conv2d: {filters: 32, kernel: 3, padding: 1, bias: false}
+  - batchnorm
+  - relu
+  - residual:
+      body:
+        - conv2d: {filters: 32, kernel: 3, padding: 1, bias: false}
+        - batchnorm
+        - relu
+        - conv2d: {filters: 32, kernel: 3, padding: 1, bias: false}
+        - batchnorm
+  - relu
+  - conv2d: {filters: 33, kernel: 3, padding: 1}
+  - relu
+  - maxpool: 2
+  - conv2d: {filters: 32, kernel: 3, padding: 0}
+  - flatten
+  - dense: 5
+"""
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_a_network_of_winograd_layers_matches_torch(training):
+    # Reference: the same network in PyTorch float64 (tests/engine/test_network_vs_torch.compare):
+    # 32-channel stride-1 3x3 convs, fused with batch norm (+ relu), relu + max pool, and plain.
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).with_name("test_network_vs_torch.py")
+    spec = importlib.util.spec_from_file_location("network_vs_torch", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert conv_plan.geometry(32, 10, 9, 32, 3, 3, 1, (1, 1, 1, 1)).wino
+    module.compare(WIDE_NET, (3, 10, 9), training=training)
