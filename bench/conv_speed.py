@@ -14,14 +14,14 @@ import argparse
 import os
 import time
 
-from conv_timing import SHAPES, flops, nominal_peak
+from conv_timing import SHAPES, flops, nominal_peak, path
 
 
 def conv_table(ours, theirs, reps: int) -> list[str]:  # type: ignore[no-untyped-def]
     """Lines of the conv table; ours/theirs are bench.worker.Worker handles."""
     peak = ours.ask(op="peak")["gflops"]
     lines = [f"{'conv fwd+bwd':<22}{'ours ms':>9}{'torch ms':>10}{'ratio':>8}{'GFLOP/s':>9}{'% peak':>8}"
-             f"{'torch GF/s':>11}"]
+             f"{'torch GF/s':>11}  path"]
     for i, shape in enumerate(SHAPES):
         pair = [ours, theirs] if i % 2 == 0 else [theirs, ours]
         ms = {}
@@ -30,9 +30,10 @@ def conv_table(ours, theirs, reps: int) -> list[str]:  # type: ignore[no-untyped
             ms[worker.engine] = worker.ask(op="conv", shape=i, reps=reps)["ms"]
         rate = flops(shape) / ms["ours"] / 1e6
         lines.append(f"{shape[0]:<22}{ms['ours']:>9.3f}{ms['torch']:>10.3f}{ms['torch'] / ms['ours']:>7.2f}x"
-                     f"{rate:>9.1f}{100 * rate / peak:>7.0f}%{flops(shape) / ms['torch'] / 1e6:>11.1f}")
+                     f"{rate:>9.1f}{100 * rate / peak:>7.0f}%{flops(shape) / ms['torch'] / 1e6:>11.1f}  {path(i)}")
     nominal = nominal_peak(int(os.environ.get("NUMBA_NUM_THREADS", "2")))
     lines.append(f"ratio = torch time / our time (>1: we are faster); medians of {reps} after warm-up; "
+                 "GFLOP/s counts direct-convolution FLOPs (Winograd does fewer); "
                  f"peak = {peak:.0f} GFLOP/s measured (our tile on L1-resident data, every thread)"
                  + (f", {nominal:.0f} nominal at the reported clock" if nominal else ""))
     return lines

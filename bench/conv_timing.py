@@ -37,6 +37,14 @@ def flops(shape: tuple[str, int, int, int, int, int, int, int, bool]) -> float:
     return 2.0 * n * f * oh * oh * c * k * k * (3 if need_dx else 2)
 
 
+def path(index: int) -> str:
+    """Which conv_flat method runs SHAPES[index] (conv_plan's rule): "winograd" or "direct"."""
+    from cnncli.engine.kernels.conv_plan import geometry
+
+    _, _, c, h, f, k, s, p, _ = SHAPES[index]
+    return "winograd" if geometry(c, h, h, f, k, k, s, (p, p, p, p)).wino else "direct"
+
+
 def median_ms(fn: Callable[[], object], reps: int, warmup: int = 5) -> float:
     """Median wall time of fn() in milliseconds after `warmup` untimed calls."""
     for _ in range(warmup):
