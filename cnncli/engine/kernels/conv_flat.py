@@ -108,13 +108,15 @@ def chunk_canvases(ch: int, t: int, x: np.ndarray, cvs: np.ndarray, dybs: np.nda
 @njit(cache=True, fastmath=FAST, inline="always")
 def chunk_dw(t: int, m: int, ldy: int, dsize: int, csize: int, offs: np.ndarray, dwp: np.ndarray, cvs: np.ndarray,
              dybs: np.ndarray, geo: FlatGeometry) -> None:
-    """dwp[t] += the dW of the m samples of a task (grad_tile on their canvases and dY')."""
+    """dwp[t] += the dW of the m samples of a task (grad_tile on their canvases and dY'), over the
+    vectors that hold wide outputs (dY' is zero after them: fewer than npad / LANES at 8x8)."""
     f_rows, k2 = dwp.shape[1], dwp.shape[2]
     cv, dyb = cvs[t], dybs[t]
+    nv = -(-(geo.oh * geo.wq) // LANES)
     for f in range(0, f_rows, ROWS):
         for k in range(0, k2, TAPS):
             grad_tile(dyb.ctypes.data + (f * ldy + geo.margin) * FLOAT_BYTES, ldy, cv.ctypes.data,
-                      offs.ctypes.data + k * 8, geo.npad // LANES, dwp[t].ctypes.data + (f * k2 + k) * FLOAT_BYTES,
+                      offs.ctypes.data + k * 8, nv, dwp[t].ctypes.data + (f * k2 + k) * FLOAT_BYTES,
                       k2, m, dsize, csize)
 
 

@@ -67,6 +67,11 @@ class Geometry:
     def ldy(self) -> int:
         return self.margin + self.plane
 
+    @property
+    def dw_vectors(self) -> int:
+        """Vectors of a dY' row that grad_tile sums over: those holding wide outputs (conv_flat.chunk_dw)."""
+        return -(-(self.oh * self.wq) // LANES)
+
     def kernel_args(self, mode: int, pool: int, spc: int = 1) -> FlatGeometry:
         """The `geo` argument of conv_flat's kernels."""
         return FlatGeometry(self.kh, self.kw, self.s, self.pt, self.pl, self.wq, self.plane, self.npad, self.margin,
@@ -184,7 +189,7 @@ def flat_conv_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray
     else:
         dx_w, dx_rows = np.zeros((0, c_rows), x.dtype), g.dx_rows[:0]
     csize, dsize = g.c * g.s * g.s * g.plane, f_rows * g.ldy
-    spc = _samples_per_task(x.shape[0], (csize + dsize) * x.itemsize, g.npad // LANES)
+    spc = _samples_per_task(x.shape[0], (csize + dsize) * x.itemsize, g.dw_vectors)
     cvs = scratch("flat_canvas", (THREADS, spc * csize), x.dtype)
     dybs = scratch("flat_dy", (THREADS, spc * dsize), x.dtype)
     dcvs = scratch("flat_dcanvas", (THREADS, (c_rows * g.s * g.s * g.plane) if need_dx else 0), x.dtype)
@@ -272,7 +277,7 @@ def _wino_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray, mo
     dbp = np.zeros((THREADS, g.f if need_db else 0), x.dtype)
     dx = np.empty_like(x) if need_dx else x[:0]
     csize, dsize = g.c * g.plane, f_rows * g.ldy
-    spc = _samples_per_task(n, (csize + dsize) * x.itemsize, g.npad // LANES)
+    spc = _samples_per_task(n, (csize + dsize) * x.itemsize, g.dw_vectors)
     wg = _wino_geometry(h, width, spc, g.f, c_rows)
     if need_dx:
         u = transform_weights(w, c_rows, flip=True)
