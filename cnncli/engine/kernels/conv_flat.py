@@ -33,25 +33,11 @@ from numba import get_thread_id, njit, prange
 from ._common import FAST
 from .canvas import FlatGeometry, crop_canvas, fill_canvas, zero
 from .conv_epilogue import BIAS, BN, BN_RELU, POOL, RELU, load_dy, load_dy_pool, store, store_pool
-from .microkernel import COLS, LANES, ROWS, TAPS, conv_tile, grad_tile
+from .microkernel import COLS, FLOAT_BYTES, LANES, ROWS, TAPS, grad_tile, tiles
+from .winograd import WinoGeometry, dx_task, forward_task, output_transform
 
 __all__ = ["BIAS", "BN", "BN_RELU", "POOL", "RELU", "COLS", "LANES", "ROWS", "TAPS", "flat_backward",
-           "flat_backward_pool", "flat_forward", "flat_forward_pool"]
-
-FLOAT_BYTES = 4  # the tiles take byte addresses
-
-
-@njit(cache=True)
-def tiles(src: np.ndarray, s0: int, offs: np.ndarray, wt: np.ndarray, dst: np.ndarray, d0: int, ldo: int,
-           q0: int, q1: int) -> None:
-    """dst[d0 + r*ldo + q] = sum_k wt[k, r] * src[s0 + offs[k] + q] for q in [q0, q1), all rows r
-    of wt (a multiple of ROWS); q1 - q0 a multiple of COLS."""
-    kk, rows = wt.shape
-    for q in range(q0, q1, COLS):
-        for r in range(0, rows, ROWS):
-            conv_tile(src.ctypes.data + (s0 + q) * FLOAT_BYTES, offs.ctypes.data, kk,
-                      wt.ctypes.data + r * FLOAT_BYTES, rows, dst.ctypes.data + (d0 + r * ldo + q) * FLOAT_BYTES, ldo)
-
+           "flat_backward_pool", "flat_forward", "flat_forward_pool", "wino_backward_pool", "wino_forward_pool"]
 
 @njit(cache=True, fastmath=FAST, inline="always")
 def _forward_sample(n: int, t: int, x: np.ndarray, offs: np.ndarray, wt: np.ndarray, cvs: np.ndarray,
@@ -62,19 +48,30 @@ def _forward_sample(n: int, t: int, x: np.ndarray, offs: np.ndarray, wt: np.ndar
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
-def flat_forward(x: np.ndarray, offs: np.ndarray, wt: np.ndarray, bias: np.ndarray, y: np.ndarray,
-                 stats: np.ndarray, cvs: np.ndarray, ybs: np.ndarray, geo: FlatGeometry) -> None:
+def flat_forward(x: np.ndarray, offs: np.ndarray, wt: np.ndarray, u: np.ndarray, voffs: np.ndarray,
+                 bias: np.ndarray, y: np.ndarray, stats: np.ndarray, cvs: np.ndarray, vs: np.ndarray, ms: np.ndarray,
+                 ybs: np.ndarray, geo: FlatGeometry, wg: WinoGeometry) -> None:
     """Fill y (and stats [threads, 2, F] for BN*, zeroed by the caller) from x (modes BIAS,
-    RELU, BN*; POOL: flat_forward_pool). offs [K]: tap offsets; wt [K, F4]: weights, filters
-    padded to a multiple of ROWS; workspaces [threads, size]: canvases (C*s*s*plane) and wide
-    outputs (F4*npad). (The prange bodies are inlined functions: called, they were compiled
-    twice; pooling has its own kernels so that a network compiles only the modes it uses.)"""
+    RELU, BN*; POOL: flat_forward_pool). Direct tiles when u is empty (wg.spc = 1): offs [K]: tap
+    offsets; wt [K, F4]: weights, filters padded to a multiple of ROWS. Winograd otherwise
+    (winograd.py, tasks of wg.spc samples): u = transform_weights(w, F4), voffs, V and M
+    workspaces vs, ms. Workspaces [threads, size]: canvases (C*s*s*plane) and wide outputs
+    (F4*npad). (The prange bodies are inlined functions: called, they were compiled twice;
+    pooling has its own kernels, and both methods share this one, so that a network compiles
+    only the kernels it uses: bench/PROFILE.md.)"""
     mode = geo.mode
-    for n in prange(x.shape[0]):
+    bn = mode == BN or mode == BN_RELU
+    for task in prange(-(-x.shape[0] // wg.spc)):
         t = get_thread_id()
-        _forward_sample(n, t, x, offs, wt, cvs, ybs, geo)
-        bn = mode == BN or mode == BN_RELU
-        store(ybs[t], geo.npad, geo.wq, n, bias, y, mode == RELU, stats[t] if bn else stats[t, :0])
+        st = stats[t] if bn else stats[t, :0]
+        if u.shape[0]:
+            n0, m = forward_task(task, t, x, u, voffs, cvs, vs, ms, geo, wg)
+            for j in range(m):
+                output_transform(ms[t], y.shape[1], j * wg.th * wg.tw, wg, ybs[t], 0, geo.npad, geo.wq)
+                store(ybs[t], geo.npad, geo.wq, n0 + j, bias, y, mode == RELU, st)
+        else:
+            _forward_sample(task, t, x, offs, wt, cvs, ybs, geo)
+            store(ybs[t], geo.npad, geo.wq, task, bias, y, mode == RELU, st)
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
@@ -87,8 +84,21 @@ def flat_forward_pool(x: np.ndarray, offs: np.ndarray, wt: np.ndarray, bias: np.
         store_pool(ybs[t], geo.npad, geo.wq, geo.pool, n, bias, y, codes)
 
 
+@njit(parallel=True, cache=True, fastmath=FAST)
+def wino_forward_pool(x: np.ndarray, u: np.ndarray, voffs: np.ndarray, bias: np.ndarray, y: np.ndarray,
+                      codes: np.ndarray, cvs: np.ndarray, vs: np.ndarray, ms: np.ndarray, ybs: np.ndarray,
+                      geo: FlatGeometry, wg: WinoGeometry) -> None:
+    """flat_forward_pool by Winograd (arguments as in flat_forward)."""
+    for task in prange(-(-x.shape[0] // wg.spc)):
+        t = get_thread_id()
+        n0, m = forward_task(task, t, x, u, voffs, cvs, vs, ms, geo, wg)
+        for j in range(m):
+            output_transform(ms[t], codes.shape[1], j * wg.th * wg.tw, wg, ybs[t], 0, geo.npad, geo.wq)
+            store_pool(ybs[t], geo.npad, geo.wq, geo.pool, n0 + j, bias, y, codes)
+
+
 @njit(cache=True, fastmath=FAST, inline="always")
-def chunk_canvases(ch: int, t: int, x: np.ndarray, cvs: np.ndarray, dybs: np.ndarray, f_rows: int,
+def _chunk_canvases(ch: int, t: int, x: np.ndarray, cvs: np.ndarray, dybs: np.ndarray, f_rows: int,
                     geo: FlatGeometry) -> tuple[int, int, int, int]:
     """Canvases of the samples of task ch, and their dY' blocks zeroed; returns (first sample,
     samples, dY' row length, dY' block per sample)."""
@@ -106,7 +116,7 @@ def chunk_canvases(ch: int, t: int, x: np.ndarray, cvs: np.ndarray, dybs: np.nda
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def chunk_dw(t: int, m: int, ldy: int, dsize: int, csize: int, offs: np.ndarray, dwp: np.ndarray, cvs: np.ndarray,
+def _chunk_dw(t: int, m: int, ldy: int, dsize: int, csize: int, offs: np.ndarray, dwp: np.ndarray, cvs: np.ndarray,
              dybs: np.ndarray, geo: FlatGeometry) -> None:
     """dwp[t] += the dW of the m samples of a task (grad_tile on their canvases and dY'), over the
     vectors that hold wide outputs (dY' is zero after them: fewer than npad / LANES at 8x8)."""
@@ -126,7 +136,7 @@ def _chunk_gradients(t: int, n0: int, m: int, ldy: int, dsize: int, x: np.ndarra
                      cvs: np.ndarray, dybs: np.ndarray, dcvs: np.ndarray, geo: FlatGeometry) -> None:
     """dW partials and dx of the m samples of a task, their dY' in place."""
     s, plane = geo.s, geo.plane
-    chunk_dw(t, m, ldy, dsize, x.shape[1] * s * s * plane, offs, dwp, cvs, dybs, geo)
+    _chunk_dw(t, m, ldy, dsize, x.shape[1] * s * s * plane, offs, dwp, cvs, dybs, geo)
     if dx_rows.shape[0] == 0:
         return
     dyb, dcv = dybs[t], dcvs[t]
@@ -145,8 +155,9 @@ def _chunk_gradients(t: int, n0: int, m: int, ldy: int, dsize: int, x: np.ndarra
 @njit(parallel=True, cache=True, fastmath=FAST)
 def flat_backward(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, saved: np.ndarray, yconv: np.ndarray,
                   coef: np.ndarray, dwp: np.ndarray, dbp: np.ndarray, dx: np.ndarray, dx_offs: np.ndarray,
-                  dx_w: np.ndarray, dx_rows: np.ndarray, cvs: np.ndarray, dybs: np.ndarray, dcvs: np.ndarray,
-                  geo: FlatGeometry) -> None:
+                  dx_w: np.ndarray, dx_rows: np.ndarray, u: np.ndarray, voffs: np.ndarray, cvs: np.ndarray,
+                  dybs: np.ndarray, dcvs: np.ndarray, vs: np.ndarray, ms: np.ndarray, geo: FlatGeometry,
+                  wg: WinoGeometry) -> None:
     """dwp[t] += dW [F4, K2] and dbp[t] += db for thread t (zeroed by the caller; dbp [threads, 0]
     skips db); dx when dx_rows is not empty. Modes BIAS, RELU, BN*; POOL: flat_backward_pool.
     Each task takes geo.spc samples.
@@ -161,11 +172,15 @@ def flat_backward(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, saved: np.nda
     f_rows = dwp.shape[1]
     for ch in prange((x.shape[0] + geo.spc - 1) // geo.spc):
         t = get_thread_id()
-        n0, m, ldy, dsize = chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
+        n0, m, ldy, dsize = _chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
         for j in range(m):
             load_dy(dy, saved, yconv, coef, geo.mode, n0 + j, geo.oh, geo.ow, geo.wq, ldy, dybs[t],
                     j * dsize + geo.margin, dbp[t])
-        _chunk_gradients(t, n0, m, ldy, dsize, x, offs, dwp, dx, dx_offs, dx_w, dx_rows, cvs, dybs, dcvs, geo)
+        if u.shape[0]:
+            _chunk_dw(t, m, ldy, dsize, x.shape[1] * geo.plane, offs, dwp, cvs, dybs, geo)
+            dx_task(t, n0, m, ldy, dsize, dx, u, voffs, dybs, vs, ms, dcvs, geo, wg)
+        else:
+            _chunk_gradients(t, n0, m, ldy, dsize, x, offs, dwp, dx, dx_offs, dx_w, dx_rows, cvs, dybs, dcvs, geo)
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
@@ -177,8 +192,25 @@ def flat_backward_pool(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, codes: n
     f_rows = dwp.shape[1]
     for ch in prange((x.shape[0] + geo.spc - 1) // geo.spc):
         t = get_thread_id()
-        n0, m, ldy, dsize = chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
+        n0, m, ldy, dsize = _chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
         for j in range(m):
             load_dy_pool(dy, codes, geo.pool, n0 + j, geo.oh, geo.ow, geo.wq, ldy, dybs[t],
                          j * dsize + geo.margin, dbp[t])
         _chunk_gradients(t, n0, m, ldy, dsize, x, offs, dwp, dx, dx_offs, dx_w, dx_rows, cvs, dybs, dcvs, geo)
+
+
+@njit(parallel=True, cache=True, fastmath=FAST)
+def wino_backward_pool(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, codes: np.ndarray, dwp: np.ndarray,
+                       dbp: np.ndarray, dx: np.ndarray, u: np.ndarray, voffs: np.ndarray, cvs: np.ndarray,
+                       dybs: np.ndarray, dcvs: np.ndarray, vs: np.ndarray, ms: np.ndarray, geo: FlatGeometry,
+                       wg: WinoGeometry) -> None:
+    """flat_backward_pool with dx by Winograd (arguments as in flat_backward)."""
+    f_rows = dwp.shape[1]
+    for ch in prange((x.shape[0] + geo.spc - 1) // geo.spc):
+        t = get_thread_id()
+        n0, m, ldy, dsize = _chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
+        for j in range(m):
+            load_dy_pool(dy, codes, geo.pool, n0 + j, geo.oh, geo.ow, geo.wq, ldy, dybs[t],
+                         j * dsize + geo.margin, dbp[t])
+        _chunk_dw(t, m, ldy, dsize, x.shape[1] * geo.plane, offs, dwp, cvs, dybs, geo)
+        dx_task(t, n0, m, ldy, dsize, dx, u, voffs, dybs, vs, ms, dcvs, geo, wg)

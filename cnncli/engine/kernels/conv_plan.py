@@ -15,16 +15,20 @@ from cnncli.shapes import conv_out
 
 from ._common import THREADS, quad, scratch
 from .canvas import FlatGeometry, tap_offset
-from .conv_flat import COLS, LANES, POOL, ROWS, TAPS, flat_backward, flat_backward_pool, flat_forward, flat_forward_pool
-from .winograd import (
-    XI,
-    WinoGeometry,
-    transform_weights,
-    wino_backward,
+from .conv_flat import (
+    COLS,
+    LANES,
+    POOL,
+    ROWS,
+    TAPS,
+    flat_backward,
+    flat_backward_pool,
+    flat_forward,
+    flat_forward_pool,
     wino_backward_pool,
-    wino_forward,
     wino_forward_pool,
 )
+from .winograd import XI, WinoGeometry, transform_weights
 
 _CHUNK_BYTES = 256 * 1024  # backward: canvases + dY' of the samples of one task, about L2 ...
 _MAX_CHUNK_BYTES = 1024 * 1024  # ... unless small images need more samples for:
@@ -69,7 +73,7 @@ class Geometry:
 
     @property
     def dw_vectors(self) -> int:
-        """Vectors of a dY' row that grad_tile sums over: those holding wide outputs (conv_flat.chunk_dw)."""
+        """Vectors of a dY' row that grad_tile sums over: those holding wide outputs (conv_flat._chunk_dw)."""
         return -(-(self.oh * self.wq) // LANES)
 
     def kernel_args(self, mode: int, pool: int, spc: int = 1) -> FlatGeometry:
@@ -153,20 +157,31 @@ def plan_for(x: np.ndarray, w: np.ndarray, stride: int, pads: Pads) -> Geometry:
 
 def flat_conv_forward(g: Geometry, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, y: np.ndarray,
                       mode: int, pool: int = 0, codes: np.ndarray | None = None) -> np.ndarray:
-    """Run flat_forward (or wino_forward) into y; returns the BN statistics [2, F] (zeros for other modes)."""
-    if g.wino:
-        return _wino_forward(g, x, w, b, y, mode, pool, codes)
+    """Run flat_forward (direct tiles or, g.wino, Winograd) into y; returns the BN statistics
+    [2, F] (zeros for other modes)."""
     k, f_rows = g.c * g.kh * g.kw, _up(g.f, ROWS)
-    wt = np.zeros((k, f_rows), x.dtype)
-    wt[:, :g.f] = w.reshape(g.f, k).T
     bias = np.zeros(g.f, x.dtype) if b is None else b
     stats = np.zeros((THREADS, 2, g.f))
-    cvs = scratch("flat_canvas", (THREADS, g.c * g.s * g.s * g.plane), x.dtype)
     ybs = scratch("flat_out", (THREADS, f_rows * g.npad), x.dtype)
-    if mode == POOL:
-        flat_forward_pool(x, g.offs[:k], wt, bias, y, codes, cvs, ybs, g.kernel_args(mode, pool))
+    geo = g.kernel_args(mode, pool)
+    if g.wino:
+        tiles = -(-g.oh // 2) * -(-g.ow // 2)
+        spc = _wino_samples(x.shape[0], tiles, XI * (g.c + f_rows) * tiles * x.itemsize)
+        wg = _wino_geometry(g.oh, g.ow, spc, g.c, f_rows)
+        u, (vs, ms, voffs) = transform_weights(w, f_rows), _wino_workspaces(wg, g.c, x.dtype)
+        wt, offs = np.zeros((0, f_rows), x.dtype), g.offs[:0]
+        cvs = scratch("flat_canvas", (THREADS, g.c * g.plane + _wino_room(g)), x.dtype)
     else:
-        flat_forward(x, g.offs[:k], wt, bias, y, stats, cvs, ybs, g.kernel_args(mode, pool))
+        wt, offs = np.zeros((k, f_rows), x.dtype), g.offs[:k]
+        wt[:, :g.f] = w.reshape(g.f, k).T
+        u, voffs, vs, ms, wg = _no_winograd(x.dtype)
+        cvs = scratch("flat_canvas", (THREADS, g.c * g.s * g.s * g.plane), x.dtype)
+    if mode == POOL and g.wino:
+        wino_forward_pool(x, u, voffs, bias, y, codes, cvs, vs, ms, ybs, geo, wg)
+    elif mode == POOL:
+        flat_forward_pool(x, offs, wt, bias, y, codes, cvs, ybs, geo)
+    else:
+        flat_forward(x, offs, wt, u, voffs, bias, y, stats, cvs, vs, ms, ybs, geo, wg)
     return stats.sum(axis=0)
 
 
@@ -174,31 +189,39 @@ def flat_conv_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray
                        need_db: bool, pool: int = 0, saved: np.ndarray | None = None,
                        yconv: np.ndarray | None = None, coef: np.ndarray | None = None,
                        codes: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
-    """(dx or None, dw, db or None) through flat_backward or wino_backward (arguments as in conv_flat)."""
+    """(dx or None, dw, db or None) through flat_backward (arguments as in conv_flat; dx by
+    Winograd when g.wino, dW always on the direct tiles)."""
     k, f_rows, c_rows = g.c * g.kh * g.kw, _up(g.f, ROWS), _up(g.c, ROWS)
-    if g.wino:
-        return _wino_backward(g, x, w, dy, mode, need_dx, need_db, pool, saved, yconv, coef, codes)
+    n = x.shape[0]
     dwp = np.zeros((THREADS, f_rows, g.offs.size), x.dtype)
     dbp = np.zeros((THREADS, g.f if need_db else 0), x.dtype)
     dx = np.empty_like(x) if need_dx else x[:0]
-    if need_dx:
-        fi, u, v = g.dx_taps.T
-        dx_w = np.zeros((len(fi), c_rows), x.dtype)
-        dx_w[:, :g.c] = w[fi, :, u, v]
-        dx_rows = g.dx_rows
-    else:
-        dx_w, dx_rows = np.zeros((0, c_rows), x.dtype), g.dx_rows[:0]
     csize, dsize = g.c * g.s * g.s * g.plane, f_rows * g.ldy
-    spc = _samples_per_task(x.shape[0], (csize + dsize) * x.itemsize, g.dw_vectors)
+    spc = _samples_per_task(n, (csize + dsize) * x.itemsize, g.dw_vectors)
+    wino = g.wino and need_dx
+    dx_w, dx_rows, dx_offs = np.zeros((0, c_rows), x.dtype), g.dx_rows[:0], g.dx_offs[:0]
+    if wino:
+        wg = _wino_geometry(x.shape[2], x.shape[3], spc, g.f, c_rows)
+        u, (vs, ms, voffs) = transform_weights(w, c_rows, flip=True), _wino_workspaces(wg, g.f, x.dtype)
+    else:
+        u, voffs, vs, ms, wg = _no_winograd(x.dtype)
+        if need_dx:
+            fi, a, b = g.dx_taps.T
+            dx_w = np.zeros((len(fi), c_rows), x.dtype)
+            dx_w[:, :g.c] = w[fi, :, a, b]
+            dx_rows, dx_offs = g.dx_rows, g.dx_offs
     cvs = scratch("flat_canvas", (THREADS, spc * csize), x.dtype)
-    dybs = scratch("flat_dy", (THREADS, spc * dsize), x.dtype)
+    dybs = scratch("flat_dy", (THREADS, spc * dsize + (_wino_room(g) if wino else 0)), x.dtype)
     dcvs = scratch("flat_dcanvas", (THREADS, (c_rows * g.s * g.s * g.plane) if need_dx else 0), x.dtype)
-    dx_offs, geo = g.dx_offs if need_dx else g.dx_offs[:0], g.kernel_args(mode, pool, spc)
-    if mode == POOL:
+    geo = g.kernel_args(mode, pool, spc)
+    if mode == POOL and wino:
+        wino_backward_pool(x, g.offs, dy, codes, dwp, dbp, dx, u, voffs, cvs, dybs, dcvs, vs, ms, geo, wg)
+    elif mode == POOL:
         flat_backward_pool(x, g.offs, dy, codes, dwp, dbp, dx, dx_offs, dx_w, dx_rows, cvs, dybs, dcvs, geo)
     else:
         flat_backward(x, g.offs, dy, dy if saved is None else saved, dy if yconv is None else yconv,
-                      NO_COEF if coef is None else coef, dwp, dbp, dx, dx_offs, dx_w, dx_rows, cvs, dybs, dcvs, geo)
+                      NO_COEF if coef is None else coef, dwp, dbp, dx, dx_offs, dx_w, dx_rows, u, voffs, cvs, dybs,
+                      dcvs, vs, ms, geo, wg)
     dw = np.ascontiguousarray(dwp.sum(axis=0)[:g.f, :k]).reshape(w.shape)
     return (dx if need_dx else None), dw, (dbp.sum(axis=0) if need_db else None)
 
@@ -245,54 +268,7 @@ def _wino_workspaces(wg: WinoGeometry, i_: int, dtype: np.dtype) -> tuple[np.nda
     return vs, ms, np.arange(i_, dtype=np.int64) * wg.ldv
 
 
-def _wino_forward(g: Geometry, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, y: np.ndarray, mode: int,
-                  pool: int, codes: np.ndarray | None) -> np.ndarray:
-    """flat_conv_forward by winograd.wino_forward (or wino_forward_pool)."""
-    f_rows = _up(g.f, ROWS)
-    tiles = -(-g.oh // 2) * -(-g.ow // 2)
-    spc = _wino_samples(x.shape[0], tiles, XI * (g.c + f_rows) * tiles * x.itemsize)
-    wg = _wino_geometry(g.oh, g.ow, spc, g.c, f_rows)
-    u = transform_weights(w, f_rows)
-    vs, ms, voffs = _wino_workspaces(wg, g.c, x.dtype)
-    bias = np.zeros(g.f, x.dtype) if b is None else b
-    stats = np.zeros((THREADS, 2, g.f))
-    cvs = scratch("flat_canvas", (THREADS, g.c * g.plane + _wino_room(g)), x.dtype)
-    ybs = scratch("flat_out", (THREADS, f_rows * g.npad), x.dtype)
-    geo = g.kernel_args(mode, pool)
-    if mode == POOL:
-        wino_forward_pool(x, u, voffs, bias, y, codes, cvs, vs, ms, ybs, geo, wg)
-    else:
-        wino_forward(x, u, voffs, bias, y, stats, cvs, vs, ms, ybs, geo, wg)
-    return stats.sum(axis=0)
-
-
-def _wino_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray, mode: int, need_dx: bool,
-                   need_db: bool, pool: int, saved: np.ndarray | None, yconv: np.ndarray | None,
-                   coef: np.ndarray | None, codes: np.ndarray | None
-                   ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
-    """flat_conv_backward by winograd.wino_backward (or wino_backward_pool): dx by Winograd, dW direct."""
-    k, f_rows, c_rows = g.c * g.kh * g.kw, _up(g.f, ROWS), _up(g.c, ROWS)
-    n, h, width = x.shape[0], x.shape[2], x.shape[3]
-    dwp = np.zeros((THREADS, f_rows, g.offs.size), x.dtype)
-    dbp = np.zeros((THREADS, g.f if need_db else 0), x.dtype)
-    dx = np.empty_like(x) if need_dx else x[:0]
-    csize, dsize = g.c * g.plane, f_rows * g.ldy
-    spc = _samples_per_task(n, (csize + dsize) * x.itemsize, g.dw_vectors)
-    wg = _wino_geometry(h, width, spc, g.f, c_rows)
-    if need_dx:
-        u = transform_weights(w, c_rows, flip=True)
-        vs, ms, voffs = _wino_workspaces(wg, g.f, x.dtype)
-    else:
-        u, voffs = np.zeros((0, 0, 0), x.dtype), np.zeros(0, np.int64)
-        vs = ms = np.zeros((THREADS, 0), x.dtype)
-    cvs = scratch("flat_canvas", (THREADS, spc * csize), x.dtype)
-    dybs = scratch("flat_dy", (THREADS, spc * dsize + _wino_room(g)), x.dtype)
-    dcvs = scratch("flat_dcanvas", (THREADS, (c_rows * g.plane) if need_dx else 0), x.dtype)
-    geo = g.kernel_args(mode, pool, spc)
-    if mode == POOL:
-        wino_backward_pool(x, g.offs, dy, codes, dwp, dbp, dx, u, voffs, cvs, dybs, vs, ms, dcvs, geo, wg)
-    else:
-        wino_backward(x, g.offs, dy, dy if saved is None else saved, dy if yconv is None else yconv,
-                      NO_COEF if coef is None else coef, dwp, dbp, dx, u, voffs, cvs, dybs, vs, ms, dcvs, geo, wg)
-    dw = np.ascontiguousarray(dwp.sum(axis=0)[:g.f, :k]).reshape(w.shape)
-    return (dx if need_dx else None), dw, (dbp.sum(axis=0) if need_db else None)
+def _no_winograd(dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, WinoGeometry]:
+    """(u, voffs, V, M workspaces, wg) of a direct call: empty, and tasks of one sample."""
+    empty = np.zeros((THREADS, 0), dtype)
+    return np.zeros((0, 0, 0), dtype), np.zeros(0, np.int64), empty, empty, WinoGeometry(0, 0, 0, 0, 0, 0, 0, 1)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import types
+from numba import njit, types
 from numba.core.registry import cpu_target
 from numba.extending import intrinsic
 
@@ -214,6 +214,21 @@ def grad_tile(typingctx, dy, ldy, src, offs, nv, dw, ldw, m, dys, srcs):  # type
         return context.get_dummy_value()
 
     return _SIG10, codegen
+
+
+FLOAT_BYTES = 4  # the tiles take byte addresses
+
+
+@njit(cache=True)
+def tiles(src: np.ndarray, s0: int, offs: np.ndarray, wt: np.ndarray, dst: np.ndarray, d0: int, ldo: int,
+          q0: int, q1: int) -> None:
+    """dst[d0 + r*ldo + q] = sum_k wt[k, r] * src[s0 + offs[k] + q] for q in [q0, q1), all rows r
+    of wt (a multiple of ROWS); q1 - q0 a multiple of COLS: conv_tile over a block of outputs."""
+    kk, rows = wt.shape
+    for q in range(q0, q1, COLS):
+        for r in range(0, rows, ROWS):
+            conv_tile(src.ctypes.data + (s0 + q) * FLOAT_BYTES, offs.ctypes.data, kk,
+                      wt.ctypes.data + r * FLOAT_BYTES, rows, dst.ctypes.data + (d0 + r * ldo + q) * FLOAT_BYTES, ldo)
 
 
 # -- plain NumPy references: each tile's formula on arrays (float64), for the tests ----------

@@ -8,30 +8,33 @@ A 2 x 2 block of outputs of a 3 x 3 correlation is computed from its 4 x 4 input
     A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]
 For each of the 16 positions xi of the 4 x 4 transform domain the sum over c is a GEMM,
     M[xi][f, t] = sum_c U[xi][c, f] * V[xi][c, t]      (t: a tile of any sample of the task)
-which runs on conv_flat's tile (conv_tile with offs[c] = c * ldv). The tiles of a task (spc
-samples) are the GEMM's columns, padded to a multiple of COLS.
+which runs on the direct path's tile (microkernel.tiles, offs[c] = c * ldv). The tiles of a
+task (spc samples) are the GEMM's columns, padded to a multiple of COLS. This module holds the
+transforms and the per-task steps; the parallel kernels that call them are conv_flat's (one
+kernel per mode family for both methods, so that a network compiles what it uses).
 
 Sources use conv_flat's wide layout: output (i, j) of channel f is
     sum_{c, kh, kw} g[f, c, kh, kw] * src[s0 + c*ldc + (i + kh)*wq + j + kw]
     forward:  src = the canvas of x[n] (canvas.py), s0 = 0, ldc = plane; out -> the wide
               output Y [F4, npad] that conv_epilogue.store / store_pool read
     dx:       src = dY' (conv_flat's backward), s0 = pt*wq + pl, ldc = ldy, g[c, f] =
-              w[f, c, 2 - kh, 2 - kw] (the flipped weights); out -> dx[n] directly.
+              w[f, c, 2 - kh, 2 - kw] (the flipped weights); out -> the canvas layout
+              (dcvs[t]), then crop_canvas -> dx[n].
 Every kept output reads the same input cells as the direct tiles do; the outputs of a partial
 last tile (odd rows or columns) are computed and not written. Results differ from the direct
-path by rounding only (relative error ~1e-6; tests/engine/test_kernels_winograd.py).
+path by rounding only (measured relative error 0.7e-7 .. 4e-7 of max |y|, the direct path's
+0.9e-7 .. 1e-6: tests/engine/test_kernels_winograd.py).
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
 import numpy as np
-from numba import get_thread_id, njit, prange
+from numba import njit
 
 from ._common import FAST
 from .canvas import FlatGeometry, crop_canvas, fill_canvas
-from .conv_epilogue import BN, BN_RELU, RELU, load_dy, load_dy_pool, store, store_pool
-from .conv_flat import COLS, FLOAT_BYTES, LANES, chunk_canvases, chunk_dw, tiles
+from .microkernel import COLS, FLOAT_BYTES, LANES, tiles
 from .winograd_ir import wino_in_rows, wino_out_rows
 
 XI = 16  # points of the 4 x 4 transform domain
@@ -101,7 +104,7 @@ def _gemms(v: np.ndarray, u: np.ndarray, voffs: np.ndarray, mm: np.ndarray, m: i
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _forward_task(task: int, t: int, x: np.ndarray, u: np.ndarray, voffs: np.ndarray, cvs: np.ndarray,
+def forward_task(task: int, t: int, x: np.ndarray, u: np.ndarray, voffs: np.ndarray, cvs: np.ndarray,
                   vs: np.ndarray, ms: np.ndarray, geo: FlatGeometry, wg: WinoGeometry) -> tuple[int, int]:
     """M of the samples of a task (canvas, input transform, GEMMs); returns (first sample, samples)."""
     n0 = task * wg.spc
@@ -113,38 +116,8 @@ def _forward_task(task: int, t: int, x: np.ndarray, u: np.ndarray, voffs: np.nda
     return n0, m
 
 
-@njit(parallel=True, cache=True, fastmath=FAST)
-def wino_forward(x: np.ndarray, u: np.ndarray, voffs: np.ndarray, bias: np.ndarray, y: np.ndarray,
-                 stats: np.ndarray, cvs: np.ndarray, vs: np.ndarray, ms: np.ndarray, ybs: np.ndarray,
-                 geo: FlatGeometry, wg: WinoGeometry) -> None:
-    """conv_flat.flat_forward (modes BIAS, RELU, BN*) by Winograd: u = transform_weights(w, F4);
-    workspaces [threads, size]: canvas (C*plane), V (16*vxi), M (16*mxi), wide output (F4*npad)."""
-    mode, tps = geo.mode, wg.th * wg.tw
-    for task in prange(-(-x.shape[0] // wg.spc)):
-        t = get_thread_id()
-        n0, m = _forward_task(task, t, x, u, voffs, cvs, vs, ms, geo, wg)
-        bn = mode == BN or mode == BN_RELU
-        for j in range(m):
-            output_transform(ms[t], y.shape[1], j * tps, wg, ybs[t], 0, geo.npad, geo.wq)
-            store(ybs[t], geo.npad, geo.wq, n0 + j, bias, y, mode == RELU, stats[t] if bn else stats[t, :0])
-
-
-@njit(parallel=True, cache=True, fastmath=FAST)
-def wino_forward_pool(x: np.ndarray, u: np.ndarray, voffs: np.ndarray, bias: np.ndarray, y: np.ndarray,
-                      codes: np.ndarray, cvs: np.ndarray, vs: np.ndarray, ms: np.ndarray, ybs: np.ndarray,
-                      geo: FlatGeometry, wg: WinoGeometry) -> None:
-    """wino_forward in mode POOL (conv_flat.flat_forward_pool)."""
-    tps = wg.th * wg.tw
-    for task in prange(-(-x.shape[0] // wg.spc)):
-        t = get_thread_id()
-        n0, m = _forward_task(task, t, x, u, voffs, cvs, vs, ms, geo, wg)
-        for j in range(m):
-            output_transform(ms[t], codes.shape[1], j * tps, wg, ybs[t], 0, geo.npad, geo.wq)
-            store_pool(ybs[t], geo.npad, geo.wq, geo.pool, n0 + j, bias, y, codes)
-
-
 @njit(cache=True, fastmath=FAST, inline="always")
-def _dx_task(t: int, n0: int, m: int, ldy: int, dsize: int, dx: np.ndarray, u: np.ndarray, voffs: np.ndarray,
+def dx_task(t: int, n0: int, m: int, ldy: int, dsize: int, dx: np.ndarray, u: np.ndarray, voffs: np.ndarray,
              dybs: np.ndarray, vs: np.ndarray, ms: np.ndarray, dcvs: np.ndarray, geo: FlatGeometry,
              wg: WinoGeometry) -> None:
     """dx of the m samples of a task from their dY' (the module doc: s0 = pt*wq + pl, ldc = ldy),
@@ -157,40 +130,3 @@ def _dx_task(t: int, n0: int, m: int, ldy: int, dsize: int, dx: np.ndarray, u: n
         output_transform(ms[t], dx.shape[1], j * tps, wg, dcvs[t], geo.pt * geo.wq + geo.pl, geo.plane,
                          geo.wq)
         crop_canvas(dcvs[t], dx, n0 + j, geo)
-
-
-@njit(parallel=True, cache=True, fastmath=FAST)
-def wino_backward(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, saved: np.ndarray, yconv: np.ndarray,
-                  coef: np.ndarray, dwp: np.ndarray, dbp: np.ndarray, dx: np.ndarray, u: np.ndarray,
-                  voffs: np.ndarray, cvs: np.ndarray, dybs: np.ndarray, vs: np.ndarray, ms: np.ndarray,
-                  dcvs: np.ndarray, geo: FlatGeometry, wg: WinoGeometry) -> None:
-    """conv_flat.flat_backward (modes BIAS, RELU, BN*) with dx by Winograd (u = transform_weights of
-    the flipped weights [C, F, 3, 3], C4; empty: no dx); dW on the direct tiles."""
-    f_rows = dwp.shape[1]
-    for ch in prange(-(-x.shape[0] // geo.spc)):
-        t = get_thread_id()
-        n0, m, ldy, dsize = chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
-        for j in range(m):
-            load_dy(dy, saved, yconv, coef, geo.mode, n0 + j, geo.oh, geo.ow, geo.wq, ldy, dybs[t],
-                    j * dsize + geo.margin, dbp[t])
-        chunk_dw(t, m, ldy, dsize, x.shape[1] * geo.plane, offs, dwp, cvs, dybs, geo)
-        if u.shape[0]:
-            _dx_task(t, n0, m, ldy, dsize, dx, u, voffs, dybs, vs, ms, dcvs, geo, wg)
-
-
-@njit(parallel=True, cache=True, fastmath=FAST)
-def wino_backward_pool(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, codes: np.ndarray, dwp: np.ndarray,
-                       dbp: np.ndarray, dx: np.ndarray, u: np.ndarray, voffs: np.ndarray, cvs: np.ndarray,
-                       dybs: np.ndarray, vs: np.ndarray, ms: np.ndarray, dcvs: np.ndarray, geo: FlatGeometry,
-                       wg: WinoGeometry) -> None:
-    """wino_backward in mode POOL (conv_flat.flat_backward_pool)."""
-    f_rows = dwp.shape[1]
-    for ch in prange(-(-x.shape[0] // geo.spc)):
-        t = get_thread_id()
-        n0, m, ldy, dsize = chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
-        for j in range(m):
-            load_dy_pool(dy, codes, geo.pool, n0 + j, geo.oh, geo.ow, geo.wq, ldy, dybs[t], j * dsize + geo.margin,
-                         dbp[t])
-        chunk_dw(t, m, ldy, dsize, x.shape[1] * geo.plane, offs, dwp, cvs, dybs, geo)
-        if u.shape[0]:
-            _dx_task(t, n0, m, ldy, dsize, dx, u, voffs, dybs, vs, ms, dcvs, geo, wg)
