@@ -107,7 +107,7 @@ def _phase_copies(g: DepthwiseGeometry, h_: int, w_: int) -> np.ndarray:
     return table
 
 
-@njit(cache=True, fastmath=FAST, inline="always")
+@njit(cache=True, fastmath=FAST)
 def _phase_copy(img: np.ndarray, i0: int, cv: np.ndarray, at: int, copies: np.ndarray, w_: int,
                 g: DepthwiseGeometry, to_canvas: bool) -> None:
     """Canvas <-> image plane img[i0 : i0 + H*W] (flat), the plane starting at cv[at] in every
@@ -123,7 +123,7 @@ def _phase_copy(img: np.ndarray, i0: int, cv: np.ndarray, at: int, copies: np.nd
                 copy_block(img, i0 + copies[ph, 1], g.sh * w_, g.sw, cv, at + copies[ph, 0], g.wq, 1, rows, cols)
 
 
-@njit(cache=True, fastmath=FAST, inline="always")
+@njit(cache=True, fastmath=FAST)
 def _taps(src: np.ndarray, offs: np.ndarray, taps: np.ndarray, lo: int, hi: int, wv: np.ndarray,
           dst: np.ndarray, d0: int, count: int, init: bool, bias: float) -> None:
     """dst[d0 + q] = (bias if init else dst[d0 + q]) + sum_{k in [lo, hi)} wv[taps[k]] * src[offs[taps[k]] + q]
@@ -167,7 +167,7 @@ def _taps(src: np.ndarray, offs: np.ndarray, taps: np.ndarray, lo: int, hi: int,
         init = False
 
 
-@njit(cache=True, fastmath=FAST, inline="always")
+@njit(cache=True, fastmath=FAST)
 def _grad_weight(cv: np.ndarray, dyw: np.ndarray, d0: int, offs: np.ndarray, span: int, acc: np.ndarray,
                  zero: float) -> None:
     """acc[tap] += sum_{q < span} dyw[d0 + q] * cv[offs[tap] + q] (each sum in x's dtype), three taps
