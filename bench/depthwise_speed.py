@@ -1,6 +1,7 @@
 """Side-by-side micro-benchmark of depthwise (and grouped) convolutions: cnncli vs PyTorch.
 
     python bench/depthwise_speed.py [--reps 20] [--rounds 5] [--threads 2] [--batch 64] [--old CHECKOUT]
+                                    [--only TEXT]
 
 Per layer shape (the five depthwise layers of specs/mobilenet_mnist.yaml, then two grouped
 convolutions with several channels per group), the median time of a forward alone and of a
@@ -146,6 +147,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--old", type=Path, help="another checkout, timed as a third engine")
+    ap.add_argument("--only", default="", help="only the shapes whose name contains this text (e.g. 'grouped')")
     ap.add_argument("--serve", choices=["ours", "torch"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
@@ -162,6 +164,8 @@ def main() -> None:
     print(f"{'shape':<24}{head}{'fwd ratio':>11}{'f+b ratio':>11}", flush=True)
     try:
         for i, shape in enumerate(SHAPES):
+            if args.only not in shape[0]:
+                continue
             rounds: dict[str, list[dict[str, float]]] = {lab: [] for lab in labels}
             for r in range(args.rounds):
                 turn = (i + r) % len(workers)
