@@ -27,6 +27,7 @@ CASES = [
     (3, 6, 9, 13, 7, (1, 1, 1, 1)),      # H != W
     (2, 4, 8, 6, 5, (0, 2, 1, 0)),       # asymmetric padding
     (2, 3, 40, 37, 4, (1, 1, 1, 1)),     # rows wider than one vector of tiles
+    (3, 8, 6, 6, 8, (1, 1, 1, 1)),       # the last row's vector reaches past npad (F a multiple of 4)
 ]
 RTOL = 2e-6  # max |error| / max |reference|: measured 0.7e-7 .. 4e-7 (direct path: 0.9e-7 .. 1e-6)
 

@@ -162,7 +162,8 @@ def flat_conv_forward(g: Geometry, x: np.ndarray, w: np.ndarray, b: np.ndarray |
     k, f_rows = g.c * g.kh * g.kw, _up(g.f, ROWS)
     bias = np.zeros(g.f, x.dtype) if b is None else b
     stats = np.zeros((THREADS, 2, g.f))
-    ybs = scratch("flat_out", (THREADS, f_rows * g.npad), x.dtype)
+    # Winograd: room for the last row's vector stores (winograd_ir: masked, but whole vectors)
+    ybs = scratch("flat_out", (THREADS, f_rows * g.npad + (2 * LANES if g.wino else 0)), x.dtype)
     geo = g.kernel_args(mode, pool)
     if g.wino:
         tiles = -(-g.oh // 2) * -(-g.ow // 2)

@@ -10,8 +10,9 @@ addresses (int64 byte addresses; counts in elements), LANES tiles per vector:
         shuffles per row a.
     wino_out_rows(mm, xs, nv, th, tw, dst, ldr, cols, rows)     likewise:
         Y = A^T M A of M[xi] = mm[xi*xs + ti*tw + j];  dst[(2ti + i)*ldr + 2j + b] = Y[i, b]
-        for 2ti + i < rows and 2j + b < cols; the other positions of dst are read and written
-        back unchanged.
+        for 2ti + i < rows and 2j + b < cols; the other positions of dst that its vectors cover
+        (up to 2*nv*LANES floats from a row's start) are read and written back unchanged, so
+        dst must be the caller's own buffer, with room after the last row.
 Lanes past a row's tw tiles compute junk that is never stored (wino_out_rows) or lands on the
 next tile row's slots, rewritten right after, or in the padding after the last (wino_in_rows:
 callers leave LANES floats); reads reach 2*nv*LANES + 2 floats past a row's start (callers
