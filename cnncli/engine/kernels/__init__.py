@@ -2,8 +2,8 @@
 
 Modules: conv (entry points) -> conv_flat (canvas.py, conv_plan.py, conv_epilogue.py and the
 LLVM tiles of microkernel.py) for one-group undilated convolutions, conv_gemm (im2col.py +
-gemm.py, BLAS bound by blas.py) for grouped and dilated ones, conv_direct for depthwise ones;
-pool, norm, dense, activation, loss. Functions return new arrays; large temporaries live in
+gemm.py, BLAS bound by blas.py) for grouped and dilated ones, conv_direct (rowcopy.py) for depthwise
+ones; pool, norm, dense, activation, loss. Functions return new arrays; large temporaries live in
 the reusable workspace of _common.scratch. Importing a kernel changes nothing in the process:
 cnncli.engine.setup.configure() does that, explicitly.
 
