@@ -112,3 +112,25 @@ def test_conv_finite_differences_float64(rng, fd_check, c, f, groups):
     fd_check(lambda v: float(np.sum(conv2d_forward(v, w, b, *geo) * r)), x, dx, rng)
     fd_check(lambda v: float(np.sum(conv2d_forward(x, v, b, *geo) * r)), w, dw, rng)
     fd_check(lambda v: float(np.sum(conv2d_forward(x, w, v, *geo) * r)), b, db, rng)
+
+
+@pytest.mark.parametrize("groups,stride,bias", [(2, 1, True), (4, 1, False), (4, 2, True), (8, 1, True)])
+def test_grouped_conv_through_conv_flat_per_group_matches_torch(randn, groups, stride, bias):
+    # Reference: torch F.conv2d(groups=...) + autograd. Groups of 4-16 channels run as one
+    # conv_flat call per channel slice (tiles; Winograd from 32 channels on).
+    c = f = 32
+    x, w = randn(3, c, 10, 9), randn(f, c // groups, 3, 3)
+    b = randn(f) if bias else np.zeros(f, np.float32)
+    pads = (1, 1, 1, 1)
+    y = conv2d_forward(x, w, b if bias else None, (stride, stride), pads, (1, 1), groups)
+    dy = randn(*y.shape)
+    y_ref, dx_ref, dw_ref, db_ref = torch_conv(x, w, b, stride, pads, (1, 1), groups, dy)
+    np.testing.assert_allclose(y, y_ref, rtol=1e-4, atol=1e-4)
+    dx, dw, db = conv2d_backward(x, w, dy, (stride, stride), pads, (1, 1), groups, need_db=bias)
+    np.testing.assert_allclose(dx, dx_ref, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(dw, dw_ref, rtol=1e-4, atol=1e-4 * np.abs(dw_ref).max())
+    if bias:
+        np.testing.assert_allclose(db, db_ref, rtol=1e-4, atol=1e-4)
+    else:
+        assert db is None
+    assert conv2d_backward(x, w, dy, (stride, stride), pads, (1, 1), groups, need_dx=False)[0] is None

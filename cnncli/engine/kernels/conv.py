@@ -5,12 +5,13 @@ y[n, f, oh, ow] = b[f] + sum_{c, kh, kw} w[f, c, kh, kw] *
 OH = (H + top + bottom - dil_h*(KH-1) - 1) // sh + 1, likewise OW (cnncli.shapes.conv_out).
 
 Three paths, chosen per call:
-* conv_flat (float32, one group, no dilation, equal strides): zero-padded (and for stride > 1
+* conv_flat (float32, no dilation, equal strides): zero-padded (and for stride > 1
   phase-split) canvases and register-blocked FMA tiles, prange over samples; it also runs
   conv -> relu (-> k x k max pooling) as one op (conv2d_relu_*) and gives batch norm
-  its statistics (conv2d_stats_forward, conv2d_bn_backward).
-* conv_gemm: im2col + single-threaded BLAS GEMM per chunk of samples, inside
-  one prange (one GEMM per group on a row slice of the column block).
+  its statistics (conv2d_stats_forward, conv2d_bn_backward). A grouped convolution with
+  several channels per group runs as one conv_flat call per group on its channel slice.
+* conv_gemm (dilated or float64 convolutions): im2col + single-threaded BLAS GEMM per chunk of
+  samples, inside one prange (one GEMM per group on a row slice of the column block).
 * direct loop kernels (conv_direct) when each group has a single input
   channel (depthwise and similar), where GEMMs would be tiny.
 
@@ -38,6 +39,21 @@ Pads = tuple[int, int, int, int]
 def _use_direct(c: int, groups: int) -> bool:
     """Direct loops when every group holds one input channel (depthwise)."""
     return groups > 1 and c // groups == 1
+
+
+def _per_group(c: int, groups: int, stride: tuple[int, int], dilation: tuple[int, int], dtype: np.dtype) -> bool:
+    """A grouped convolution with several channels per group runs as `groups` convolutions on
+    channel slices through conv_flat (tiles, Winograd) when conv_flat takes the slices: each is
+    an ordinary convolution, and 3-7x faster than im2col + small GEMMs (bench/PROFILE.md)."""
+    return groups > 1 and not _use_direct(c, groups) and flat_eligible(stride, dilation, 1, dtype)
+
+
+def _group_slices(x: np.ndarray, w: np.ndarray, groups: int) -> list[tuple[np.ndarray, np.ndarray, slice]]:
+    """Per group g: (its input channels as a contiguous array, its filters, the slice of its
+    output channels)."""
+    cg, fg = x.shape[1] // groups, w.shape[0] // groups
+    return [(np.ascontiguousarray(x[:, g * cg:(g + 1) * cg]), w[g * fg:(g + 1) * fg], slice(g * fg, (g + 1) * fg))
+            for g in range(groups)]
 
 
 def _geometry(x: np.ndarray, w: np.ndarray, stride: tuple[int, int], pads: Pads, dilation: tuple[int, int],
@@ -132,6 +148,10 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
     if flat_eligible(stride, dilation, groups, x.dtype):
         flat_conv_forward(plan_for(x, w, geo.sh, pads), x, w, b, y, BIAS)
         return y
+    if _per_group(c, groups, stride, dilation, x.dtype):
+        for xg, wg, fs in _group_slices(x, w, groups):
+            y[:, fs] = conv2d_forward(xg, wg, None if b is None else b[fs], stride, pads, dilation, 1)
+        return y
     bias = np.zeros(f, x.dtype) if b is None else b
     if _use_direct(c, groups):
         return conv_direct.depthwise_conv_forward(x, w, bias, geo)
@@ -158,6 +178,12 @@ def conv2d_backward(x: np.ndarray, w: np.ndarray, dy: np.ndarray,
         raise ValueError(f"conv2d_backward: dy has shape {dy.shape}, expected {(n, f, geo.oh, geo.ow)}")
     if flat_eligible(stride, dilation, groups, x.dtype):
         return flat_conv_backward(plan_for(x, w, geo.sh, pads), x, w, dy, BIAS, need_dx, need_db)
+    if _per_group(c, groups, stride, dilation, x.dtype):
+        parts = [conv2d_backward(xg, wg, np.ascontiguousarray(dy[:, fs]), stride, pads, dilation, 1, need_dx, need_db)
+                 for xg, wg, fs in _group_slices(x, w, groups)]
+        dx = np.concatenate([part[0] for part in parts], axis=1) if need_dx else None
+        db = np.concatenate([part[2] for part in parts]) if need_db else None
+        return dx, np.concatenate([part[1] for part in parts]), db
     if _use_direct(c, groups):
         return conv_direct.depthwise_conv_backward(x, w, dy, geo, need_dx, need_db)
     ws, spc = _workspace(n, c * kh * kw, f, geo.oh * geo.ow, x.dtype)
