@@ -108,19 +108,24 @@ def _phase_copies(g: DepthwiseGeometry, h_: int, w_: int) -> np.ndarray:
 
 
 @njit(cache=True, fastmath=FAST)
-def _phase_copy(img: np.ndarray, i0: int, cv: np.ndarray, at: int, copies: np.ndarray, w_: int,
-                g: DepthwiseGeometry, to_canvas: bool) -> None:
-    """Canvas <-> image plane img[i0 : i0 + H*W] (flat), the plane starting at cv[at] in every
-    phase: fill the phase planes from the image, or (to_canvas False) read the image back out
-    of them, a block of rows per phase (copies: _phase_copies); pixels outside every phase
-    plane are skipped."""
-    for ph in range(copies.shape[0]):
-        rows, cols = copies[ph, 2], copies[ph, 3]
-        if rows > 0 and cols > 0:
-            if to_canvas:
-                copy_block(cv, at + copies[ph, 0], g.wq, 1, img, i0 + copies[ph, 1], g.sh * w_, g.sw, rows, cols)
-            else:
-                copy_block(img, i0 + copies[ph, 1], g.sh * w_, g.sw, cv, at + copies[ph, 0], g.wq, 1, rows, cols)
+def _phase_copy(img: np.ndarray, i0: int, istride: int, planes: int, cv: np.ndarray, copies: np.ndarray, h_: int,
+                w_: int, g: DepthwiseGeometry, to_canvas: bool) -> None:
+    """Canvas <-> image planes img[i0 + j*istride : ... + H*W] (flat), j < planes, plane j at
+    cv[j*plane] in every phase: fill the phase planes from the images, or (to_canvas False) read
+    the images back out of them (zeroing first the pixels no phase holds when g.clipped), a
+    block of rows per phase (copies: _phase_copies)."""
+    for j in range(planes):
+        at, i1 = j * g.plane, i0 + j * istride
+        if g.clipped and not to_canvas:
+            for i in range(i1, i1 + h_ * w_):
+                img[i] = 0
+        for ph in range(copies.shape[0]):
+            rows, cols = copies[ph, 2], copies[ph, 3]
+            if rows > 0 and cols > 0:
+                if to_canvas:
+                    copy_block(cv, at + copies[ph, 0], g.wq, 1, img, i1 + copies[ph, 1], g.sh * w_, g.sw, rows, cols)
+                else:
+                    copy_block(img, i1 + copies[ph, 1], g.sh * w_, g.sw, cv, at + copies[ph, 0], g.wq, 1, rows, cols)
 
 
 @njit(cache=True, fastmath=FAST)
@@ -212,8 +217,7 @@ def depthwise_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, y: np.ndarray
         c, n0 = task // stacks, (task % stacks) * g.stack
         m_ = min(g.stack, n_ - n0)
         cv, out = cvs[t], outs[t]
-        for j in range(m_):
-            _phase_copy(xf, ((n0 + j) * c_ + c) * h_ * w_, cv, j * g.plane, copies, w_, g, True)
+        _phase_copy(xf, (n0 * c_ + c) * h_ * w_, c_ * h_ * w_, m_, cv, copies, h_, w_, g, True)
         span = (m_ - 1) * g.plane + (oh_ - 1) * g.wq + ow_
         for f in range(c * g.mult, (c + 1) * g.mult):
             _taps(cv, offs, taps, 0, k_, w[f], out, 0, span, True, b[f])
@@ -241,8 +245,7 @@ def depthwise_backward(x: np.ndarray, w: np.ndarray, dy: np.ndarray, dx: np.ndar
         n0 = k * g.stack
         m_ = min(g.stack, n_ - n0)
         cv, dyw, dq = cvs[t], dyws[t], dqs[t]
-        for j in range(m_):
-            _phase_copy(xf, ((n0 + j) * c_ + c) * h_ * w_, cv, j * plane, copies, w_, g, True)
+        _phase_copy(xf, (n0 * c_ + c) * h_ * w_, c_ * h_ * w_, m_, cv, copies, h_, w_, g, True)
         span = (m_ - 1) * plane + (oh_ - 1) * wq + ow_
         for f in range(c * g.mult, (c + 1) * g.mult):
             for j in range(m_):
@@ -254,12 +257,7 @@ def depthwise_backward(x: np.ndarray, w: np.ndarray, dy: np.ndarray, dx: np.ndar
                     _taps(dyw, bofs, order, starts[ph], starts[ph + 1], w[f], dq, ph * g.pstride, m_ * plane,
                           f == c * g.mult, zero)
         if need_dx:
-            for j in range(m_):
-                i0 = ((n0 + j) * c_ + c) * h_ * w_
-                if g.clipped:
-                    for i in range(i0, i0 + h_ * w_):
-                        dxf[i] = zero
-                _phase_copy(dxf, i0, dq, j * plane, copies, w_, g, False)
+            _phase_copy(dxf, (n0 * c_ + c) * h_ * w_, c_ * h_ * w_, m_, dq, copies, h_, w_, g, False)
 
 
 def _workspace(name: str, size: int, dtype: np.dtype, zeroed: bool) -> np.ndarray:
