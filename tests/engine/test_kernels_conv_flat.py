@@ -125,7 +125,7 @@ def test_conv_batchnorm_equals_the_unfused_kernels(randn, relu):
     dz = randn(*y.shape)
     op = RELU if relu else NO_ACTIVATION
     coef, dgamma, dbeta = norm.batchnorm_grad_coefficients(dz, z_ref, y, gamma, mean, invstd, op)
-    dx, dw, _ = conv.conv2d_bn_backward(x, w, dz, z_ref, y, coef, stride, pads, op, need_db=False)
+    dx, dw, _ = conv.conv2d_bn_backward(x, w, dz, z_ref, y, coef, stride, pads, relu, need_db=False)
     g = dz * (z_ref > 0) if relu else dz
     dy_ref, dgamma_ref, dbeta_ref = norm.batchnorm_backward(g, y, gamma, mean, invstd)
     dx_ref, dw_ref, _ = conv.conv2d_backward(x, w, dy_ref, stride, pads, (1, 1), 1)

@@ -1,8 +1,9 @@
 """Low-level Numba compute kernels for the cnncli engine (NCHW, float32); docs/engine.md draws them.
 
 Modules: conv (entry points) -> conv_flat (canvas.py, conv_plan.py, conv_epilogue.py and the
-LLVM tiles of microkernel.py) for one-group undilated convolutions, conv_gemm (im2col.py +
-gemm.py, BLAS bound by blas.py) for grouped and dilated ones, conv_direct (rowcopy.py) for depthwise
+LLVM tiles of microkernel.py; winograd.py and winograd_ir.py for stride-1 3x3 layers of 32+
+channels) for undilated convolutions (grouped ones: one call per group), conv_gemm (im2col.py +
+gemm.py, BLAS bound by blas.py) for dilated or float64 ones, conv_direct (rowcopy.py) for depthwise
 ones; pool, norm, dense, activation, loss. Functions return new arrays; large temporaries live in
 the reusable workspace of _common.scratch. Importing a kernel changes nothing in the process:
 cnncli.engine.setup.configure() does that, explicitly.
@@ -30,6 +31,9 @@ Glossary: one meaning per name, in every kernel.
                       FLOAT_BYTES: the tiles take byte addresses (microkernel.py)
   geometry            FlatGeometry (canvas.py) for conv_flat, ConvGeometry (_common.py) for
                       conv_gemm / conv_direct / im2col: named integers, not positional ones
+  winograd terms      xi (a point of the 4x4 transform), vxi / mxi / ldv (transform-domain
+                      strides): winograd.py
   modes               conv_flat's epilogues BIAS, RELU, POOL, BN, BN_RELU (conv_epilogue.py),
-                      activation's RELU ... TANH: named constants, compared by equality
+                      activation's RELU ... TANH and NO_ACTIVATION: named constants, compared
+                      by equality
 """

@@ -21,37 +21,54 @@ NO_ACTIVATION = -1
 
 
 @njit(cache=True, inline="always")
+def act_flags(op, slope):
+    """(active, leaky, clamp, six, zero) for `activate` / `gate`: whether op is one of RELU,
+    RELU6, LEAKY_RELU, and its loop-invariant flags; six and zero in slope's type (no float64
+    promotion of float32 data)."""
+    active = op == RELU or op == RELU6 or op == LEAKY_RELU
+    return active, op == LEAKY_RELU, op == RELU6, slope * 0 + 6, slope * 0
+
+
+@njit(cache=True, inline="always")
+def activate(v, leaky, clamp, six, zero, slope):
+    """f(v) for the flags of act_flags: relu max(v, 0), relu6 min(max(v, 0), 6), leaky relu v if
+    v > 0 else slope*v; the comparisons keep NaN, as PyTorch does. Selects (bitwise & on the
+    comparisons), no branches."""
+    low = v * slope if leaky else zero
+    return low if v < 0 else (six if (v > six) & clamp else v)
+
+
+@njit(cache=True, inline="always")
+def gate(d, v, leaky, clamp, six, zero, slope):
+    """d * f'(v), f as in `activate`, v its input or its output (the same answer for both):
+    f'(v) = 1 where v > 0 (and v < 6 for relu6), slope where v <= 0 for leaky relu (slope >= 0),
+    else 0, as a select: a NaN or inf in d where f' = 0 gives 0."""
+    return d if (v > 0) & ((v < six) | (not clamp)) else (d * slope if leaky else zero)
+
+
+@njit(cache=True, inline="always")
 def activate_run(src, so, dst, do, count, op, slope):
-    """dst[do + i] = f(src[so + i]) for i < count, f the piecewise-linear activation `op` (RELU,
-    RELU6, LEAKY_RELU: formulas above; NaN kept); src may be dst (in place). 1-D arrays, flat
-    unsigned indices so that the loop vectorises; one loop for the three (selects on
-    loop-invariant flags: less code to compile than a loop each)."""
-    if op != RELU and op != RELU6 and op != LEAKY_RELU:
+    """dst[do + i] = f(src[so + i]) for i < count (`activate`, for op RELU, RELU6 or LEAKY_RELU;
+    other ops: nothing); src may be dst (in place). 1-D arrays, flat unsigned indices so that
+    the loop vectorises."""
+    active, leaky, clamp, six, zero = act_flags(op, slope)
+    if not active:
         return
     so, do = np.uint64(so), np.uint64(do)
-    leaky, clamp = op == LEAKY_RELU, op == RELU6
-    six = slope * 0 + 6  # slope's type: no float64 promotion of float32 data
     for i in range(np.uint64(count)):
-        v = src[so + i]
-        low = v * slope if leaky else 0.0
-        dst[do + i] = low if v < 0 else (six if clamp and v > six else v)  # comparisons keep NaN, as PyTorch
+        dst[do + i] = activate(src[so + i], leaky, clamp, six, zero, slope)
 
 
 @njit(cache=True, inline="always")
 def gate_run(dst, do, g, go, z, zo, count, op, slope):
-    """dst[do + i] = g[go + i] * f'(z[zo + i]) for i < count, f the activation `op` as in
-    activate_run; z may be f's input or its output (the tests give the same answer for both:
-    f'(x) = 1 where x > 0 (and x < 6 for RELU6), slope where x <= 0 for LEAKY_RELU (slope >= 0),
-    else 0, written as a select so that a NaN or inf in g where f' = 0 gives 0)."""
-    if op != RELU and op != RELU6 and op != LEAKY_RELU:
+    """dst[do + i] = gate(g[go + i], z[zo + i]) for i < count (op RELU, RELU6 or LEAKY_RELU;
+    other ops: nothing)."""
+    active, leaky, clamp, six, zero = act_flags(op, slope)
+    if not active:
         return
     do, go, zo = np.uint64(do), np.uint64(go), np.uint64(zo)
-    leaky, clamp = op == LEAKY_RELU, op == RELU6
-    six = slope * 0 + 6
     for i in range(np.uint64(count)):
-        v, d = z[zo + i], g[go + i]
-        low = d * slope if leaky else 0.0
-        dst[do + i] = d if v > 0 and not (clamp and v >= six) else low
+        dst[do + i] = gate(g[go + i], z[zo + i], leaky, clamp, six, zero, slope)
 
 
 @njit(parallel=True, cache=True)

@@ -24,9 +24,7 @@ import numpy as np
 
 from . import conv_direct
 from ._common import THREADS, ConvGeometry, pair, quad, scratch
-from .activation import NO_ACTIVATION
-from .conv_epilogue import BN_ACTIVATED
-from .conv_flat import BIAS, BN, POOL, RELU
+from .conv_flat import BIAS, BN, BN_RELU, POOL, RELU
 from .conv_gemm import gemm_backward, gemm_forward
 from .conv_plan import NO_CODES, conv2d_output_hw, flat_conv_backward, flat_conv_forward, plan_for
 from .gemm import BLAS_TABLE
@@ -124,14 +122,12 @@ def conv2d_stats_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, str
 
 
 def conv2d_bn_backward(x: np.ndarray, w: np.ndarray, dz: np.ndarray, z: np.ndarray, y: np.ndarray,
-                       coef: np.ndarray, stride: tuple[int, int], pads: Pads, op: int, need_dx: bool = True,
+                       coef: np.ndarray, stride: tuple[int, int], pads: Pads, relu: bool, need_dx: bool = True,
                        need_db: bool = True) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
-    """(dx or None, dw, db or None) of conv -> batch norm (-> activation `op`: relu, relu6, leaky
-    relu, or NO_ACTIVATION), y the conv output, z the block's output, dz its gradient, coef from
-    norm.batchnorm_grad_coefficients."""
+    """(dx or None, dw, db or None) of conv -> batch norm (-> relu), y the conv output, z the
+    block's output, dz its gradient, coef from norm.batchnorm_grad_coefficients."""
     g = plan_for(x, w, pair(stride)[0], pads)
-    mode = BN if op == NO_ACTIVATION else BN_ACTIVATED[op]
-    return flat_conv_backward(g, x, w, dz, mode, need_dx, need_db, saved=z, yconv=y, coef=coef)
+    return flat_conv_backward(g, x, w, dz, BN_RELU if relu else BN, need_dx, need_db, saved=z, yconv=y, coef=coef)
 
 
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,

@@ -12,26 +12,9 @@ import numpy as np
 from numba import njit
 
 from ._common import FAST
-from .activation import LEAKY_RELU, NO_ACTIVATION, RELU6, gate_run
-from .activation import RELU as ACT_RELU
 
-# the modes (formulas in conv_flat's docstring); named, compared by equality only. BN_RELU6 and
-# BN_LEAKY are BN_RELU with the relu6 or leaky relu gate (activation.gate_run), the leaky slope
-# in row 4 of coef (norm.batchnorm_grad_coefficients).
-BIAS, RELU, POOL, BN, BN_RELU, BN_RELU6, BN_LEAKY = 0, 1, 2, 3, 4, 5, 6
-BN_ACTIVATED = {ACT_RELU: BN_RELU, RELU6: BN_RELU6, LEAKY_RELU: BN_LEAKY}  # activation op -> prologue mode
-
-
-@njit(cache=True, inline="always")
-def bn_activation(mode: int) -> int:
-    """The activation op gating dz in a batch-norm prologue mode (NO_ACTIVATION for BN)."""
-    if mode == BN_RELU:
-        return ACT_RELU
-    if mode == BN_RELU6:
-        return RELU6
-    if mode == BN_LEAKY:
-        return LEAKY_RELU
-    return NO_ACTIVATION
+# the modes (formulas in conv_flat's docstring); named, compared by equality only
+BIAS, RELU, POOL, BN, BN_RELU = 0, 1, 2, 3, 4
 
 
 @njit(cache=True, fastmath=FAST)
@@ -43,6 +26,17 @@ def rowsum(a: np.ndarray, o: int, count: int) -> float:
     return total
 
 
+@njit(cache=True, inline="always")
+def runs(oh_: int, ow_: int, wq: int) -> tuple[int, np.uint64]:
+    """(rows, length) of the runs that copy a channel between the wide layout and the tensor:
+    one run of OH*OW when the wide rows have no junk columns (Wq = OW: a 1x1 convolution without
+    padding), else OH rows of OW. A 7-value row is below one vector: the loop then runs scalar,
+    with a branch per value where a select gates it."""
+    if wq == ow_:
+        return 1, np.uint64(oh_ * ow_)
+    return oh_, np.uint64(ow_)
+
+
 @njit(cache=True, fastmath=FAST)
 def store(yb: np.ndarray, ld: int, wq: int, n: int, bias: np.ndarray, y: np.ndarray, relu: bool,
           stats: np.ndarray) -> None:
@@ -50,11 +44,11 @@ def store(yb: np.ndarray, ld: int, wq: int, n: int, bias: np.ndarray, y: np.ndar
     of squares of y[n, f] (float64)."""
     f_, oh_, ow_ = y.shape[1], y.shape[2], y.shape[3]
     yf = y.reshape(y.size)
-    w = np.uint64(ow_)
+    rows, w = runs(oh_, ow_, wq)
     for f in range(f_):
         bf = bias[f]
         total, total_sq = 0.0, 0.0
-        for r in range(oh_):
+        for r in range(rows):
             so, do = np.uint64(f * ld + r * wq), np.uint64(((n * f_ + f) * oh_ + r) * ow_)
             if relu:
                 for i in range(w):
@@ -150,29 +144,27 @@ def unpool_row(g: np.ndarray, cd: np.ndarray, a: int, k: int, dst: np.ndarray) -
 @njit(cache=True, fastmath=FAST)
 def load_dy(dy: np.ndarray, saved: np.ndarray, yconv: np.ndarray, coef: np.ndarray, mode: int, n: int, oh_: int,
             ow_: int, wq: int, ld: int, dyb: np.ndarray, base: int, db: np.ndarray) -> None:
-    """dY' of sample n into dyb (row f at base + f*ld; modes BIAS, RELU, BN, BN_RELU (BN_RELU6,
-    BN_LEAKY) as in conv_flat's doc), columns < OW of each row (the caller zeroed the rest);
-    db[f] += the sum of row f (skipped when db is empty)."""
+    """dY' of sample n into dyb (row f at base + f*ld; modes BIAS, RELU, BN, BN_RELU as in
+    conv_flat's doc), columns < OW of each row (the caller zeroed the rest); db[f] += the sum
+    of row f (skipped when db is empty)."""
     f_ = dy.shape[1]
-    w = np.uint64(ow_)
+    rows, w = runs(oh_, ow_, wq)
     gf, kf, yf = dy.reshape(dy.size), saved.reshape(saved.size), yconv.reshape(yconv.size)
-    op = bn_activation(mode)
-    bn = mode == BN or op != NO_ACTIVATION
-    slope = coef[4, 0] if bn else np.float32(0.0)
+    bn = mode == BN or mode == BN_RELU
     for f in range(f_):
         total = 0.0
         if bn:
             a, b, d_, mu = coef[0, f], coef[1, f], coef[2, f], coef[3, f]
-        for r in range(oh_):
+        for r in range(rows):
             o = np.uint64(base + f * ld + r * wq)
             src = np.uint64(((n * f_ + f) * oh_ + r) * ow_)
             if mode == RELU:
                 for i in range(w):
                     dyb[o + i] = gf[src + i] if kf[src + i] > 0 else 0.0
-            elif op != NO_ACTIVATION:  # g = dz * f'(z) first, then the batch-norm formula on it
-                gate_run(dyb, o, gf, src, kf, src, ow_, op, slope)
+            elif mode == BN_RELU:
                 for i in range(w):
-                    dyb[o + i] = a * dyb[o + i] + b + d_ * (yf[src + i] - mu)
+                    g = gf[src + i] if kf[src + i] > 0 else 0.0
+                    dyb[o + i] = a * g + b + d_ * (yf[src + i] - mu)
             elif mode == BN:
                 for i in range(w):
                     dyb[o + i] = a * gf[src + i] + b + d_ * (yf[src + i] - mu)
@@ -180,7 +172,7 @@ def load_dy(dy: np.ndarray, saved: np.ndarray, yconv: np.ndarray, coef: np.ndarr
                 for i in range(w):
                     dyb[o + i] = gf[src + i]
             if db.size:
-                total += rowsum(dyb, o, ow_)
+                total += rowsum(dyb, o, w)
         if db.size:
             db[f] += total
 

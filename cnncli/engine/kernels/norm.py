@@ -16,7 +16,7 @@ import numpy as np
 from numba import get_thread_id, njit, prange
 
 from ._common import FAST, THREADS
-from .activation import NO_ACTIVATION, activate_run, gate_run
+from .activation import NO_ACTIVATION, act_flags, activate_run, gate
 
 
 def _as3d(a: np.ndarray) -> np.ndarray:
@@ -76,17 +76,15 @@ def batchnorm_eval_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
 def _bwd(dy, z, x, gamma, mean, invstd, dx, dgamma, dbeta, op, slope):
     n_, c_, p_ = x.shape
     m = n_ * p_
+    active, leaky, clamp, six, zero = act_flags(op, slope)
     for c in prange(c_):
         mu, inv = mean[c], invstd[c]
-        src = dy
-        if op != NO_ACTIVATION:  # g = dy * f'(z), held in dx until dx is computed from it
-            for n in range(n_):
-                gate_run(dx[n, c], 0, dy[n, c], 0, z[n, c], 0, p_, op, slope)
-            src = dx
         sg, sgx = 0.0, 0.0
         for n in range(n_):
             for p in range(p_):
-                g = src[n, c, p]
+                g = dy[n, c, p]
+                if active:  # g = dy * f'(z) (a loop-invariant test: the loop stays a select)
+                    g = gate(g, z[n, c, p], leaky, clamp, six, zero, slope)
                 sg += g
                 sgx += g * (x[n, c, p] - mu)
         dg = sgx * inv
@@ -97,7 +95,10 @@ def _bwd(dy, z, x, gamma, mean, invstd, dx, dgamma, dbeta, op, slope):
         d = -k * dg * inv
         for n in range(n_):
             for p in range(p_):
-                dx[n, c, p] = a * src[n, c, p] + b + d * (x[n, c, p] - mu)
+                g = dy[n, c, p]
+                if active:
+                    g = gate(g, z[n, c, p], leaky, clamp, six, zero, slope)
+                dx[n, c, p] = a * g + b + d * (x[n, c, p] - mu)
 
 
 def batchnorm_backward(dz: np.ndarray, x: np.ndarray, gamma: np.ndarray, mean: np.ndarray, invstd: np.ndarray,
@@ -143,24 +144,23 @@ def batchnorm_apply(y: np.ndarray, scale: np.ndarray, shift: np.ndarray, op: int
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
-def _grad_sums(dz, z, y, mean, op, slope, out, gated):
+def _grad_sums(dz, z, y, mean, op, slope, out):
     """out[t, c] += (sum g, sum g*(y - mean)) over the (n, c) planes of thread t, g as in the
-    block comment (gated[t]: g of one plane): float32 sums within a plane (vectorised), float64
-    across planes."""
+    block comment: float32 sums within a plane (vectorised), float64 across planes."""
     n_, c_, p_ = y.shape
     gf, kf, yf = dz.reshape(dz.size), z.reshape(z.size), y.reshape(y.size)
     w = np.uint64(p_)
+    active, leaky, clamp, six, zero = act_flags(op, slope)
     for idx in prange(n_ * c_):
         t, c = get_thread_id(), idx % c_
         o = np.uint64(idx * p_)
         mu = mean[c]
         sg, sgy = np.float32(0.0), np.float32(0.0)
-        if op != NO_ACTIVATION:
-            g = gated[t]
-            gate_run(g, 0, gf, o, kf, o, p_, op, slope)
+        if active:
             for i in range(w):
-                sg += g[i]
-                sgy += g[i] * (yf[o + i] - mu)
+                g = gate(gf[o + i], kf[o + i], leaky, clamp, six, zero, slope)
+                sg += g
+                sgy += g * (yf[o + i] - mu)
         else:
             for i in range(w):
                 sg += gf[o + i]
@@ -172,16 +172,14 @@ def _grad_sums(dz, z, y, mean, op, slope, out, gated):
 def batchnorm_grad_coefficients(dz: np.ndarray, z: np.ndarray, y: np.ndarray, gamma: np.ndarray,
                                 mean: np.ndarray, invstd: np.ndarray, op: int = NO_ACTIVATION,
                                 slope: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(coef [5, C] = (A, B, D, mean, slope) as y's dtype, dgamma, dbeta) for the formulas above
-    (the slope row is what conv_epilogue's BN_LEAKY prologue reads)."""
+    """(coef [4, C] = (A, B, D, mean) as y's dtype, dgamma, dbeta) for the formulas above."""
     c = y.shape[1]
     parts = np.zeros((THREADS, c, 2), np.float64)
-    gated = np.empty((THREADS, y.size // (y.shape[0] * c) if op != NO_ACTIVATION else 0), y.dtype)
-    _grad_sums(_as3d(dz), _as3d(z), _as3d(y), mean.astype(y.dtype), op, y.dtype.type(slope), parts, gated)
+    _grad_sums(_as3d(dz), _as3d(z), _as3d(y), mean.astype(y.dtype), op, y.dtype.type(slope), parts)
     sums = parts.sum(axis=0)
     count = y.size // c
     inv = invstd.astype(np.float64)
     dbeta, dgamma = sums[:, 0], sums[:, 1] * inv
     a = gamma * inv
-    coef = np.stack([a, -a * dbeta / count, -a * inv * dgamma / count, mean, np.full(c, slope)]).astype(y.dtype)
+    coef = np.stack([a, -a * dbeta / count, -a * inv * dgamma / count, mean]).astype(y.dtype)
     return coef, dgamma.astype(y.dtype), dbeta.astype(y.dtype)

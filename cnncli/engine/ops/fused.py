@@ -4,8 +4,10 @@ FUSIONS below lists the chains (as data; cnncli/engine/plan.py matches them, the
 fits wins). The convolutions must be ones conv_flat runs (one group, no dilation, equal
 strides):
     conv2d -> batchnorm -> relu   batch norm statistics from the conv's epilogue; its backward
-    conv2d -> batchnorm           folded into the conv's backward prologue (relu6 and
-                                  leaky_relu are fused like relu)
+    conv2d -> batchnorm           folded into the conv's backward prologue (a relu6 or leaky
+                                  relu after it runs as its own op: its gate in the prologue
+                                  ran a branch per value on small planes and made MobileNet's
+                                  step 12.0 ms instead of 8.5, bench/PROFILE.md)
     conv2d -> relu -> maxpool     pool kernel = stride = k, no padding, floor-sized output
     conv2d -> relu
     add (two inputs) -> relu
@@ -72,9 +74,8 @@ class ConvReluOp(Op):
 
 
 class ConvBatchNormOp(Op):
-    """[f](batchnorm(conv2d(x))) (chain conv, batchnorm[, f]; f relu, relu6 or leaky relu), batch
-    norm as BatchNormOp does it (running statistics updated the same way), with the formulas of
-    norm.py's conv section."""
+    """[relu](batchnorm(conv2d(x))) (chain conv, batchnorm[, relu]), batch norm as BatchNormOp
+    does it (running statistics updated the same way), with the formulas of norm.py's conv section."""
 
     layer: Conv2d
 
@@ -110,7 +111,8 @@ class ConvBatchNormOp(Op):
         coef, dgamma, dbeta = norm.batchnorm_grad_coefficients(dz, self._z, self._y, q["weight"], self._mean,
                                                                self._invstd, self.act, self.slope)
         dx, dw, db = conv.conv2d_bn_backward(self._x, p["weight"], dz, self._z, self._y, coef, self.layer.stride,
-                                             self.layer.pads_flat, self.act, self.needs_input_grad, "bias" in p)
+                                             self.layer.pads_flat, self.act != activation.NO_ACTIVATION,
+                                             self.needs_input_grad, "bias" in p)
         grads = [weight_grads(p, dw, db), {"weight": dgamma, "bias": dbeta}]
         return [dx], grads + [{}] * (len(self.layers) - 2)
 
@@ -159,7 +161,7 @@ def _flat(layers: list[Layer]) -> bool:
 
 
 FUSIONS: tuple[Fusion, ...] = (
-    *(Fusion((Conv2d, BatchNorm, act), ConvBatchNormOp, _flat) for act in FUSED_ACTIVATIONS),
+    Fusion((Conv2d, BatchNorm, ReLU), ConvBatchNormOp, _flat),
     Fusion((Conv2d, BatchNorm), ConvBatchNormOp, _flat),
     Fusion((Conv2d, ReLU, MaxPool), ConvReluOp, lambda ls: _flat(ls) and pool_factor(ls[2], ls[0].out_shape) > 0),
     Fusion((Conv2d, ReLU), ConvReluOp, _flat),
