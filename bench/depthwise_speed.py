@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -33,6 +31,9 @@ import numpy as np
 HERE = Path(__file__).resolve()
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE.parent))
+
+from worker import Worker  # noqa: E402  (bench/worker.py)
 
 # name, C (= groups for depthwise), F, groups, H (= W), kernel, stride, padding
 SHAPES: list[tuple[str, int, int, int, int, int, int, int]] = [
@@ -85,34 +86,10 @@ def time_shape(engine: str, index: int, batch: int, reps: int) -> dict[str, floa
                                          conv2d_backward(x, w, dy, *args, need_db=False)), reps)}
 
 
-class Worker:
-    """Parent side of one engine's worker process (JSON lines each way)."""
-
-    def __init__(self, label: str, engine: str, threads: int, root: Path | None = None) -> None:
-        from cnncli.engine.setup import thread_environment
-
-        env = {**os.environ, **thread_environment(threads), "PYTHONPATH": str((root or ROOT).resolve())}
-        self.label = label
-        self.proc = subprocess.Popen([sys.executable, str(HERE), "--serve", engine, "--threads", str(threads)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-        self.ask(op="ping")
-
-    def ask(self, **request: Any) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps(request) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the {self.label} worker exited (code {self.proc.wait()})")
-        answer = json.loads(line)
-        if "error" in answer:
-            raise RuntimeError(f"{self.label} worker: {answer['error']}")
-        return answer
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.ask(op="quit")
-            self.proc.wait()
+def start_worker(label: str, engine: str, threads: int, root: Path | None = None) -> Worker:
+    """One engine's worker process: this file with --serve, cnncli from `root` (default: this tree)."""
+    command = [str(HERE), "--serve", engine, "--threads", str(threads)]
+    return Worker(label, threads, command, {"PYTHONPATH": str((root or ROOT).resolve())})
 
 
 def serve(engine: str, threads: int) -> None:
@@ -156,10 +133,10 @@ def main() -> None:
         sys.path.remove(str(ROOT))  # the checkout on PYTHONPATH is the one to time
         serve(args.serve, args.threads)
         return
-    workers = [Worker("ours", "ours", args.threads), Worker("torch", "torch", args.threads)]
+    workers = [start_worker("ours", "ours", args.threads), start_worker("torch", "torch", args.threads)]
     if args.old:
-        workers.append(Worker("old", "ours", args.threads, args.old))
-    labels = [wk.label for wk in workers]
+        workers.append(start_worker("old", "ours", args.threads, args.old))
+    labels = [wk.engine for wk in workers]
     head = "".join(f"{lab + ' ' + kind:>14}" for kind in ("fwd", "f+b") for lab in labels)
     print(f"batch {args.batch}, {args.threads} threads, {'fastest' if args.best else 'median'} of {args.rounds} "
           f"rounds of {args.reps} calls (ms, each a median); "
@@ -174,7 +151,7 @@ def main() -> None:
                 turn = (i + r) % len(workers)
                 for wk in workers[turn:] + workers[:turn]:
                     time.sleep(0.05)  # let the other workers' threads go to sleep
-                    rounds[wk.label].append(wk.ask(op="shape", shape=i, batch=args.batch, reps=args.reps))
+                    rounds[wk.engine].append(wk.ask(op="shape", shape=i, batch=args.batch, reps=args.reps))
             pick = min if args.best else statistics.median
             got = {lab: {kind: pick(r[kind] for r in rs) for kind in ("fwd", "fwdbwd")}
                    for lab, rs in rounds.items()}

@@ -33,13 +33,16 @@ def thread_env(threads: int) -> dict[str, str]:
 
 
 class Worker:
-    """Parent side: a running worker process."""
+    """Parent side: a running worker process (JSON lines each way). By default this file's
+    worker for `engine`; `command` runs another script's (bench/depthwise_speed.py), `env`
+    adds variables (PYTHONPATH of another checkout)."""
 
-    def __init__(self, engine: str, threads: int) -> None:
+    def __init__(self, engine: str, threads: int, command: list[str] | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.engine = engine
-        self.proc = subprocess.Popen([sys.executable, str(HERE / "worker.py"), engine, str(threads)],
+        self.proc = subprocess.Popen([sys.executable, *(command or [str(HERE / "worker.py"), engine, str(threads)])],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                     env=thread_env(threads))
+                                     env={**thread_env(threads), **(env or {})})
         self.ask(op="ping")  # the engine is imported: the process is idle from now on
 
     def ask(self, **request: Any) -> dict[str, Any]:
