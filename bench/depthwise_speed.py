@@ -22,7 +22,6 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE.parent))
 
+from conv_timing import median_ms  # noqa: E402  (bench/conv_timing.py)
 from worker import Worker  # noqa: E402  (bench/worker.py)
 
 # name, C (= groups for depthwise), F, groups, H (= W), kernel, stride, padding
@@ -45,18 +45,6 @@ SHAPES: list[tuple[str, int, int, int, int, int, int, int]] = [
     ("grouped 64ch g4 14x14", 64, 64, 4, 14, 3, 1, 1),
     ("grouped 64ch g32 14x14", 64, 64, 32, 14, 3, 1, 1),
 ]
-
-
-def median_ms(fn: Callable[[], object], reps: int, warmup: int = 5) -> float:
-    """Median wall time of fn() in milliseconds after `warmup` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1e3
 
 
 def time_shape(engine: str, index: int, batch: int, reps: int) -> dict[str, float]:

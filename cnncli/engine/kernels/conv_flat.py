@@ -183,19 +183,27 @@ def flat_backward(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, saved: np.nda
             _chunk_gradients(t, n0, m, ldy, dsize, x, offs, dwp, dx, dx_offs, dx_w, dx_rows, cvs, dybs, dcvs, geo)
 
 
+@njit(cache=True, fastmath=FAST, inline="always")
+def _pool_chunk(ch: int, t: int, x: np.ndarray, dy: np.ndarray, codes: np.ndarray, dbp: np.ndarray, cvs: np.ndarray,
+                dybs: np.ndarray, f_rows: int, geo: FlatGeometry) -> tuple[int, int, int, int]:
+    """_chunk_canvases, then dY' of each sample of task ch from the pooled gradient (mode POOL);
+    the prologue of both pool kernels."""
+    n0, m, ldy, dsize = _chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
+    for j in range(m):
+        load_dy_pool(dy, codes, geo.pool, n0 + j, geo.oh, geo.ow, geo.wq, ldy, dybs[t], j * dsize + geo.margin,
+                     dbp[t])
+    return n0, m, ldy, dsize
+
+
 @njit(parallel=True, cache=True, fastmath=FAST)
 def flat_backward_pool(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, codes: np.ndarray, dwp: np.ndarray,
                        dbp: np.ndarray, dx: np.ndarray, dx_offs: np.ndarray, dx_w: np.ndarray,
                        dx_rows: np.ndarray, cvs: np.ndarray, dybs: np.ndarray, dcvs: np.ndarray,
                        geo: FlatGeometry) -> None:
     """flat_backward in mode POOL: dy is the gradient of the pooled output, codes its choices."""
-    f_rows = dwp.shape[1]
     for ch in prange((x.shape[0] + geo.spc - 1) // geo.spc):
         t = get_thread_id()
-        n0, m, ldy, dsize = _chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
-        for j in range(m):
-            load_dy_pool(dy, codes, geo.pool, n0 + j, geo.oh, geo.ow, geo.wq, ldy, dybs[t],
-                         j * dsize + geo.margin, dbp[t])
+        n0, m, ldy, dsize = _pool_chunk(ch, t, x, dy, codes, dbp, cvs, dybs, dwp.shape[1], geo)
         _chunk_gradients(t, n0, m, ldy, dsize, x, offs, dwp, dx, dx_offs, dx_w, dx_rows, cvs, dybs, dcvs, geo)
 
 
@@ -205,12 +213,8 @@ def wino_backward_pool(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, codes: n
                        dybs: np.ndarray, dcvs: np.ndarray, vs: np.ndarray, ms: np.ndarray, geo: FlatGeometry,
                        wg: WinoGeometry) -> None:
     """flat_backward_pool with dx by Winograd (arguments as in flat_backward)."""
-    f_rows = dwp.shape[1]
     for ch in prange((x.shape[0] + geo.spc - 1) // geo.spc):
         t = get_thread_id()
-        n0, m, ldy, dsize = _chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
-        for j in range(m):
-            load_dy_pool(dy, codes, geo.pool, n0 + j, geo.oh, geo.ow, geo.wq, ldy, dybs[t],
-                         j * dsize + geo.margin, dbp[t])
+        n0, m, ldy, dsize = _pool_chunk(ch, t, x, dy, codes, dbp, cvs, dybs, dwp.shape[1], geo)
         _chunk_dw(t, m, ldy, dsize, x.shape[1] * geo.plane, offs, dwp, cvs, dybs, geo)
         dx_task(t, n0, m, ldy, dsize, dx, u, voffs, dybs, vs, ms, dcvs, geo, wg)

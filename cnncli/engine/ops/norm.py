@@ -11,7 +11,7 @@ from cnncli.layers.activation import LeakyReLU, ReLU, ReLU6
 from cnncli.layers.base import Layer
 from cnncli.layers.norm import BatchNorm, Dropout
 
-FUSED_ACTIVATIONS = (ReLU, ReLU6, LeakyReLU)  # the activations a batch norm (or conv -> batch norm) runs in place
+FUSED_ACTIVATIONS = (ReLU, ReLU6, LeakyReLU)  # the activations a batch norm runs in place (ops/fused.py)
 
 
 def fused_activation(layer: Layer | None) -> tuple[int, float]:
