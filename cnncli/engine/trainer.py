@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,11 @@ from cnncli.data import Dataset, iterate_batches
 from cnncli.engine.kernels.loss import softmax_cross_entropy
 from cnncli.engine.network import Network
 from cnncli.engine.optim import OPTIMIZERS, Optimizer
+from cnncli.engine.precompile import CompileReport, compile_step_kernels
 from cnncli.train_config import TrainConfig
 from cnncli.training.loop import CHECKPOINT, Events, TrainingStopped, TrainLoop
+
+DRY_RUN_MAX_PARAMS = 20_000_000
 
 __all__ = ["CHECKPOINT", "NumbaBackend", "Trainer", "TrainingStopped", "evaluate", "evaluate_scores"]
 
@@ -54,11 +58,14 @@ class NumbaBackend:
     rank, world = 0, 1
 
     def __init__(self, network: Network, config: TrainConfig) -> None:
-        self.network, self.graph = network, network.graph
+        self.network, self.graph, self.config = network, network.graph, config
         self.optimizer: Optimizer = OPTIMIZERS[config.optimizer](network.flat.size, **config.optimizer_kwargs())
         self.label_smoothing, self.clip = config.label_smoothing, config.clip_grad_norm
+        self.compiled: CompileReport | None = None  # set by the first step
 
     def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, int, int]:
+        if self.compiled is None:
+            self.compiled = self.compile_kernels(x, y, lr)
         net = self.network
         logits = np.ascontiguousarray(net.forward(x, training=True))
         loss, dlogits = softmax_cross_entropy(logits, y, self.label_smoothing)
@@ -72,6 +79,29 @@ class NumbaBackend:
             clip_grad_norm(net.flat_grad, self.clip)
         self.optimizer.step(net.flat, net.flat_grad, lr)
         return loss * len(y), int((logits.argmax(axis=1) == y).sum()), len(y)
+
+    def compile_kernels(self, x: np.ndarray, y: np.ndarray, lr: float) -> CompileReport:
+        """Compile the kernels a step on (x, y) and an evaluation batch need, in parallel processes on a
+        first run (precompile.py). Skipped for networks of over DRY_RUN_MAX_PARAMS parameters: the dry
+        run's copy would cost memory, and compilation is little next to one of their epochs."""
+        if self.network.flat.size > DRY_RUN_MAX_PARAMS:
+            return CompileReport()
+        return compile_step_kernels(self.dry_run_phases(x, y, lr))
+
+    def dry_run_phases(self, x: np.ndarray, y: np.ndarray, lr: float) -> list[Callable[[], Any]]:
+        """`step` on (x, y) and an evaluation batch as precompile's dry run runs them: on a fresh copy of
+        the network and optimizer (this backend and its random streams stay untouched), without checks."""
+        dry = NumbaBackend(Network(self.graph), self.config)
+        net, logits = dry.network, [np.empty((0, 0), np.float32)]
+
+        def forward() -> None:
+            logits[0] = np.ascontiguousarray(net.forward(x, training=True))
+
+        return [forward,
+                lambda: softmax_cross_entropy(logits[0], y, dry.label_smoothing),
+                lambda: net.backward(np.zeros_like(logits[0])),
+                lambda: dry.optimizer.step(net.flat, net.flat_grad, lr),
+                lambda: softmax_cross_entropy(np.ascontiguousarray(net.forward(x, training=False)), y)]
 
     def agree(self, flag: bool) -> bool:
         return flag

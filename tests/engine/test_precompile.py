@@ -1,0 +1,126 @@
+"""First-run compilation in parallel processes (cnncli/engine/precompile.py): the dry run finds the
+kernels a step compiles, and a run compiled by two processes trains exactly as one compiled by one.
+The reference is the engine itself compiling lazily, one kernel at a time (CNNCLI_COMPILE_WORKERS=1)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnncli.engine import precompile
+from cnncli.engine.network import Network
+from cnncli.engine.trainer import NumbaBackend
+from cnncli.graph import build_graph
+from cnncli.spec import load_spec_text
+from cnncli.train_config import load_train_config
+
+SPEC = """
+input: [1, 12, 12]
+layers:
+  - conv2d: {filters: 4, kernel: 3}
+  - relu
+  - maxpool: 2
+  - flatten
+  - dense: 3
+"""
+STEP_KERNELS = {"flat_forward_pool", "flat_backward_pool", "_rows_gemm", "_xent", "_adam"}
+
+# One process: a backend on SPEC takes three steps on fixed data; prints what its first step compiled
+# (CompileReport) and a digest of the weights after the three steps.
+SCRIPT = """
+import hashlib, json, sys
+import numpy as np
+from cnncli.engine.setup import configure
+configure(2)
+from cnncli.engine.network import Network
+from cnncli.engine.trainer import NumbaBackend
+from cnncli.graph import build_graph
+from cnncli.spec import load_spec_text
+from cnncli.train_config import load_train_config
+graph = build_graph(load_spec_text(sys.argv[1], "tiny.yaml"))
+config = load_train_config({"epochs": 1, "batch_size": 16, "seed": 0, "optimizer": {"adam": {"lr": 0.01}}},
+                           "tiny.yaml", {})
+backend = NumbaBackend(Network(graph, seed=0), config)
+rng = np.random.default_rng(0)
+x, y = rng.standard_normal((16, 1, 12, 12), dtype=np.float32), rng.integers(0, 3, 16)
+losses = [backend.step(x, y, 0.01)[0] for _ in range(3)]
+print(json.dumps({"kernels": backend.compiled.kernels, "by_worker": backend.compiled.by_worker, "losses": losses,
+                  "weights": hashlib.sha256(backend.network.flat.tobytes()).hexdigest()}))
+"""
+
+
+def backend_on(spec: str) -> NumbaBackend:
+    graph = build_graph(load_spec_text(spec, "tiny.yaml"))
+    config = load_train_config({"epochs": 1, "batch_size": 8, "seed": 0, "optimizer": {"adam": {"lr": 0.01}}},
+                               "tiny.yaml", {})
+    return NumbaBackend(Network(graph, seed=0), config)
+
+
+def batch(n: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    return rng.standard_normal((n, 1, 12, 12), dtype=np.float32), rng.integers(0, 3, n)
+
+
+def run_script(cache: Path, workers: int) -> dict:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "CNNCLI_COMPILE_WORKERS": str(workers)}
+    done = subprocess.run([sys.executable, "-c", SCRIPT, SPEC], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_dry_run_records_every_kernel_of_a_step_and_computes_nothing():
+    """In a fresh process no kernel is compiled yet, so the dry run sees every kernel a step calls."""
+    script = f"""
+import json
+import numpy as np
+from cnncli.engine import precompile
+from tests.engine.test_precompile import SPEC, backend_on, batch
+backend = backend_on(SPEC)
+before = backend.network.flat.copy(), backend.rng_state()
+calls = precompile.record_kernel_calls(backend.dry_run_phases(*batch(), 0.01))
+assert np.array_equal(backend.network.flat, before[0]) and backend.rng_state() == before[1]
+assert not any(d.overloads for d, _ in calls)  # recorded, not compiled
+print(json.dumps(sorted({{d.py_func.__qualname__ for d, _ in calls}})))
+"""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert STEP_KERNELS <= set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_the_first_step_compiles_once_and_leaves_the_network_as_it_was(monkeypatch):
+    calls = []
+    monkeypatch.setattr("cnncli.engine.trainer.compile_step_kernels",
+                        lambda phases: calls.append(precompile.record_kernel_calls(phases)) or precompile.CompileReport())
+    backend, reference = backend_on(SPEC), backend_on(SPEC)
+    reference.compiled = precompile.CompileReport()  # as after its first step: no dry run
+    x, y = batch()
+    for _ in range(2):
+        assert backend.step(x, y, 0.01) == reference.step(x, y, 0.01)
+    assert len(calls) == 1
+    assert np.array_equal(backend.network.flat, reference.network.flat)
+
+
+def test_kernels_already_compiled_are_not_compiled_again():
+    backend = backend_on(SPEC)
+    x, y = batch()
+    backend.step(x, y, 0.01)  # everything the step needs is now compiled in this process
+    calls = precompile.record_kernel_calls(backend.dry_run_phases(x, y, 0.01))
+    assert precompile.kernels_to_compile(calls) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parallel compilation forks (Linux only)")
+def test_two_processes_compile_a_first_run_which_then_trains_as_one_compiled_alone(tmp_path):
+    parallel = run_script(tmp_path / "two", workers=2)
+    assert STEP_KERNELS <= set(parallel["kernels"])
+    assert parallel["by_worker"].get("1"), parallel  # the child took kernel 1 (and maybe more)
+    assert sorted(sum(parallel["by_worker"].values(), [])) == sorted(parallel["kernels"])
+    serial = run_script(tmp_path / "one", workers=1)
+    assert serial["kernels"] == []  # one worker: nothing compiled ahead, every kernel at its first call
+    assert (parallel["losses"], parallel["weights"]) == (serial["losses"], serial["weights"])
+    cached = run_script(tmp_path / "two", workers=2)  # the cache the two processes filled
+    assert cached["kernels"] == [] and cached["weights"] == serial["weights"]
