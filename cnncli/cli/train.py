@@ -115,15 +115,17 @@ def train(spec: str, data: str, epochs: int | None, batch_size: int | None, lr: 
     out_dir = out or Path("runs") / Path(loaded.file).stem
     from cnncli.cli.train_run import run_training  # the engine (and Numba) load only now
 
+    completed = False
     try:
         run_training(loaded, graph, config, data, out_dir, resume, chosen_fit(pad, resize) or "error",
                      download_progress(), engine,
                      placement, sync_bn)
+        completed = True
     finally:
         if placement is not None:
             from cnncli.torch_engine.distributed import finish
 
-            finish(placement)
+            finish(placement, completed)
 
 
 def _placement(engine: str, device: str, sync_bn: bool, threads: int | None):  # type: ignore[no-untyped-def]

@@ -82,7 +82,19 @@ def barrier(placement: Placement) -> None:
         dist.barrier()
 
 
-def finish(placement: Placement) -> None:
-    """Leave the process group (torchrun expects a clean exit)."""
-    if placement.distributed and dist.is_initialized():
-        dist.destroy_process_group()
+def finish(placement: Placement, completed: bool) -> None:
+    """Leave the process group (torchrun expects a clean exit). After a completed run the processes
+    first free what still refers to the group (DistributedDataParallel's reducer sits in reference
+    cycles, which the interpreter's shutdown would otherwise free while gloo's threads still run:
+    the process then aborts with "terminate called without an active exception") and wait for
+    each other (process 0 alone evaluates the test set), so that none tears the group down while
+    another still holds it. A failed run leaves at once: a barrier could wait for a process that
+    died."""
+    if not (placement.distributed and dist.is_initialized()):
+        return
+    if completed:
+        import gc
+
+        gc.collect()
+        dist.barrier()
+    dist.destroy_process_group()
