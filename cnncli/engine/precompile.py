@@ -7,7 +7,7 @@ ResNet-20 ~14 s of LLVM work on one core). `compile_step_kernels` does it in par
 1. a dry run of one training step and one evaluation batch on a throw-away copy of the network,
    with every call of a not-yet-compiled kernel recorded instead of made (Numba types the
    arguments; nothing is computed): the (kernel, signature) pairs the step will need;
-2. those not in Numba's on-disk cache are grouped by kernel, the parallel (largest) first;
+2. those not in Numba's on-disk cache are grouped by kernel, the largest first (bytecode);
 3. the process forks `workers - 1` children; each process takes the next kernel from a shared
    counter (worker k's first is kernel k) and compiles it, the children into the cache only;
 4. when the counter runs out the parent waits for the children, then loads their kernels from
@@ -96,8 +96,8 @@ def _is_cached(dispatcher: Dispatcher, sig: tuple[Any, ...]) -> bool:
 
 
 def kernels_to_compile(calls: list[tuple[Dispatcher, tuple[Any, ...]]]) -> list[Kernel] | None:
-    """The recorded calls' kernels that are neither compiled nor cached, parallel ones first (they
-    take the longest), each with its signatures; None when Numba's cache cannot be read (no caching)."""
+    """The recorded calls' kernels that are neither compiled nor cached, each with its signatures,
+    the largest first; None when Numba's cache cannot be read (no caching)."""
     grouped: dict[int, Kernel] = {}
     try:
         for dispatcher, sig in calls:
@@ -108,9 +108,23 @@ def kernels_to_compile(calls: list[tuple[Dispatcher, tuple[Any, ...]]]) -> list[
                 sigs.append(sig)
     except (AttributeError, OSError):  # a cache of another kind, or none (NUMBA_DISABLE_CACHE...)
         return None
-    kernels = list(grouped.values())
-    kernels.sort(key=lambda kernel: not kernel[0].targetoptions.get("parallel", False))
-    return kernels
+    return sorted(grouped.values(), key=lambda kernel: -_size(kernel[0]))
+
+
+def _size(dispatcher: Dispatcher) -> int:
+    """Bytecode bytes of a kernel and of every Numba function it reaches through its globals: a
+    proxy for its compile time (largest first makes the processes finish together)."""
+    seen: set[int] = set()
+    stack, total = [dispatcher], 0
+    while stack:
+        function = stack.pop().py_func
+        if id(function) in seen:
+            continue
+        seen.add(id(function))
+        total += len(function.__code__.co_code)
+        names = function.__code__.co_names
+        stack.extend(value for name in names if isinstance(value := function.__globals__.get(name), Dispatcher))
+    return total
 
 
 def _name(kernel: Kernel) -> str:
