@@ -106,7 +106,7 @@ def kernels_to_compile(calls: list[tuple[Dispatcher, tuple[Any, ...]]]) -> list[
             sigs = grouped.setdefault(id(dispatcher), (dispatcher, []))[1]
             if sig not in sigs:
                 sigs.append(sig)
-    except (AttributeError, OSError):  # a cache of another kind, or none (NUMBA_DISABLE_CACHE...)
+    except Exception:  # noqa: BLE001 - a cache of another kind, or none: the kernels compile lazily, as usual
         return None
     return sorted(grouped.values(), key=lambda kernel: -_size(kernel[0]))
 

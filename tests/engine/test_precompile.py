@@ -113,6 +113,21 @@ def test_kernels_already_compiled_are_not_compiled_again():
     assert precompile.kernels_to_compile(calls) == []
 
 
+def test_an_unreadable_cache_leaves_compilation_to_the_first_calls(monkeypatch):
+    from numba import njit
+
+    def unreadable(dispatcher, sig):
+        raise RuntimeError("a cache of another kind")
+
+    monkeypatch.setattr(precompile, "_is_cached", unreadable)
+    twice = njit(lambda a: 2 * a)
+    calls = precompile.record_kernel_calls([lambda: twice(21)])
+    assert [d for d, _ in calls] == [twice] and not twice.overloads
+    assert precompile.kernels_to_compile(calls) is None
+    assert precompile.compile_step_kernels([lambda: twice(21)], workers=2).kernels == []
+    assert twice(21) == 42  # compiled at its first call, as without precompile
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parallel compilation forks (Linux only)")
 def test_two_processes_compile_a_first_run_which_then_trains_as_one_compiled_alone(tmp_path):
     parallel = run_script(tmp_path / "two", workers=2)
