@@ -148,16 +148,19 @@ def test_tiles_compute_their_formulas(rng):
         TAPS,
         conv_tile,
         conv_tile_reference,
+        grad_block,
+        grad_block_reference,
         grad_tile,
         grad_tile_reference,
     )
 
     @njit
-    def tiles(src, offs, w, dst, dy, goffs, dw):
+    def tiles(src, offs, w, dst, dy, goffs, dw, bw):
         conv_tile(src.ctypes.data, offs.ctypes.data, offs.size, w.ctypes.data, w.shape[1], dst.ctypes.data,
                   dst.shape[1])
         grad_tile(dy.ctypes.data, dy.shape[2], src.ctypes.data, goffs.ctypes.data, 5, dw.ctypes.data, dw.shape[1],
                   dy.shape[0], dy.shape[1] * dy.shape[2], 100)
+        grad_block(dy.ctypes.data, dy.shape[2], src.ctypes.data + 28, 170, 5, bw.ctypes.data)
 
     src = rng.standard_normal(1000).astype(np.float32)
     offs = rng.integers(0, 900, 37)
@@ -167,7 +170,8 @@ def test_tiles_compute_their_formulas(rng):
     dy = rng.standard_normal((3, ROWS, used + 5)).astype(np.float32)  # 3 samples
     goffs = rng.integers(0, 550, TAPS)
     dw = np.ones((ROWS, TAPS + 1), np.float32)
-    tiles(src, offs, w, dst, dy, goffs, dw)
+    bw = np.ones(ROWS * ROWS + 1, np.float32)
+    tiles(src, offs, w, dst, dy, goffs, dw, bw)
     ref = conv_tile_reference(src, offs, w)
     assert ref[1, 2] == pytest.approx(sum(float(w[k, 1]) * float(src[offs[k] + 2]) for k in range(37)))
     np.testing.assert_allclose(dst[:, :COLS], ref, rtol=1e-5, atol=1e-4)
@@ -177,6 +181,10 @@ def test_tiles_compute_their_formulas(rng):
                                            for j in range(3) for p in range(used)))
     np.testing.assert_allclose(dw[:, :TAPS], 1 + grad, rtol=1e-5, atol=1e-4)
     assert (dw[:, TAPS:] == 1).all()
+    block = grad_block_reference(dy.ravel(), dy.shape[2], src[7:], 170, 5)  # 4 x 4 sums, 4f + c
+    assert block[4 * 2 + 3] == pytest.approx(sum(float(dy[0, 2, p]) * float(src[7 + 3 * 170 + p]) for p in range(used)))
+    np.testing.assert_allclose(bw[:-1], 1 + block, rtol=1e-5, atol=1e-4)
+    assert bw[-1] == 1
 
 
 def test_the_8_float_tiles_too(tmp_path):

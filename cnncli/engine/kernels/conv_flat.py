@@ -34,7 +34,7 @@ from ._common import FAST
 from .canvas import FlatGeometry, crop_canvas, fill_canvas, zero
 from .conv_epilogue import BIAS, BN, BN_RELU, POOL, RELU, load_dy, load_dy_pool, store, store_pool
 from .microkernel import COLS, FLOAT_BYTES, LANES, ROWS, TAPS, grad_tile, tiles
-from .winograd import WinoGeometry, dx_task, forward_task, output_transform
+from .winograd import WinoGeometry, dw_finish, dw_sums, dw_task, dx_task, forward_task, output_transform
 
 __all__ = ["BIAS", "BN", "BN_RELU", "POOL", "RELU", "COLS", "LANES", "ROWS", "TAPS", "flat_backward",
            "flat_backward_pool", "flat_forward", "flat_forward_pool", "wino_backward_pool", "wino_forward_pool"]
@@ -131,14 +131,12 @@ def _chunk_dw(t: int, m: int, ldy: int, dsize: int, csize: int, offs: np.ndarray
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _chunk_gradients(t: int, n0: int, m: int, ldy: int, dsize: int, x: np.ndarray, offs: np.ndarray,
-                     dwp: np.ndarray, dx: np.ndarray, dx_offs: np.ndarray, dx_w: np.ndarray, dx_rows: np.ndarray,
-                     cvs: np.ndarray, dybs: np.ndarray, dcvs: np.ndarray, geo: FlatGeometry) -> None:
-    """dW partials and dx of the m samples of a task, their dY' in place."""
-    s, plane = geo.s, geo.plane
-    _chunk_dw(t, m, ldy, dsize, x.shape[1] * s * s * plane, offs, dwp, cvs, dybs, geo)
+def _chunk_dx(t: int, n0: int, m: int, dsize: int, dx: np.ndarray, dx_offs: np.ndarray, dx_w: np.ndarray,
+              dx_rows: np.ndarray, dybs: np.ndarray, dcvs: np.ndarray, geo: FlatGeometry) -> None:
+    """dx of the m samples of a task on the direct tiles, from their dY' (nothing when dx_rows is empty)."""
     if dx_rows.shape[0] == 0:
         return
+    s, plane = geo.s, geo.plane
     dyb, dcv = dybs[t], dcvs[t]
     for ph in range(s * s):  # phases no tap reads get no gradient
         if ph // s >= geo.kh or ph % s >= geo.kw:
@@ -157,10 +155,10 @@ def flat_backward(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, saved: np.nda
                   coef: np.ndarray, dwp: np.ndarray, dbp: np.ndarray, dx: np.ndarray, dx_offs: np.ndarray,
                   dx_w: np.ndarray, dx_rows: np.ndarray, u: np.ndarray, voffs: np.ndarray, cvs: np.ndarray,
                   dybs: np.ndarray, dcvs: np.ndarray, vs: np.ndarray, ms: np.ndarray, geo: FlatGeometry,
-                  wg: WinoGeometry) -> None:
+                  wg: WinoGeometry, wd: WinoGeometry) -> None:
     """dwp[t] += dW [F4, K2] and dbp[t] += db for thread t (zeroed by the caller; dbp [threads, 0]
     skips db); dx when dx_rows is not empty. Modes BIAS, RELU, BN*; POOL: flat_backward_pool.
-    Each task takes geo.spc samples.
+    Each task takes geo.spc samples (but see Winograd dW below).
 
     dy is dL/dy of the fused op's output; `saved` is the RELU or BN_RELU output, `yconv` the
     conv output and `coef` [4, F] the batch-norm coefficients (BN*). offs [K2]: tap offsets
@@ -168,30 +166,43 @@ def flat_backward(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, saved: np.nda
     its dY' rows at dybs[t, j*F4*ldy:], rows of ldy = margin + plane floats with the wide
     values at [margin, margin + npad). For each stride phase (dx_rows [phases, 4] = phase,
     first q, end q, first table entry), dx_offs / dx_w rows from that entry on hold its taps'
-    offsets into dY' and weights [K', C4]."""
-    f_rows = dwp.shape[1]
-    for ch in prange((x.shape[0] + geo.spc - 1) // geo.spc):
+    offsets into dY' and weights [K', C4]. dx by Winograd when u is not empty (wg); dW by
+    Winograd when wd.ldv > 0 (winograd.dw_task): then a task takes wd.spc samples, geo.spc at a
+    time, and dwp[task], dbp[task] get its dW and db (not per thread: the same bits at 1 and 2
+    threads)."""
+    f_rows, c_ = dwp.shape[1], x.shape[1]
+    groups = (x.shape[0] + geo.spc - 1) // geo.spc
+    per = wd.spc // geo.spc if wd.ldv else 1
+    for task in prange((groups + per - 1) // per):
         t = get_thread_id()
-        n0, m, ldy, dsize = _chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
-        for j in range(m):
-            load_dy(dy, saved, yconv, coef, geo.mode, n0 + j, geo.oh, geo.ow, geo.wq, ldy, dybs[t],
-                    j * dsize + geo.margin, dbp[t])
-        if u.shape[0]:
-            _chunk_dw(t, m, ldy, dsize, x.shape[1] * geo.plane, offs, dwp, cvs, dybs, geo)
-            dx_task(t, n0, m, ldy, dsize, dx, u, voffs, dybs, vs, ms, dcvs, geo, wg)
-        else:
-            _chunk_gradients(t, n0, m, ldy, dsize, x, offs, dwp, dx, dx_offs, dx_w, dx_rows, cvs, dybs, dcvs, geo)
+        part = np.int64(task) if wd.ldv else np.int64(t)  # the dbp row (and dwp row of the Winograd dW)
+        if wd.ldv:
+            dw_sums(t, c_, f_rows, ms)
+        for ch in range(task * per, min(groups, (task + 1) * per)):
+            n0, m, ldy, dsize = _chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
+            for j in range(m):
+                load_dy(dy, saved, yconv, coef, geo.mode, n0 + j, geo.oh, geo.ow, geo.wq, ldy, dybs[t],
+                        j * dsize + geo.margin, dbp[part])
+            if wd.ldv:
+                dw_task(t, m, ldy, dsize, c_, f_rows, cvs, dybs, vs, ms, geo, wd)
+            else:
+                _chunk_dw(t, m, ldy, dsize, c_ * geo.s * geo.s * geo.plane, offs, dwp, cvs, dybs, geo)
+            if u.shape[0]:
+                dx_task(t, n0, m, ldy, dsize, dx, u, voffs, dybs, vs, ms, dcvs, geo, wg)
+            else:
+                _chunk_dx(t, n0, m, dsize, dx, dx_offs, dx_w, dx_rows, dybs, dcvs, geo)
+        if wd.ldv:
+            dw_finish(t, c_, ms, dwp[part])
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _pool_chunk(ch: int, t: int, x: np.ndarray, dy: np.ndarray, codes: np.ndarray, dbp: np.ndarray, cvs: np.ndarray,
+def _pool_chunk(ch: int, t: int, x: np.ndarray, dy: np.ndarray, codes: np.ndarray, db: np.ndarray, cvs: np.ndarray,
                 dybs: np.ndarray, f_rows: int, geo: FlatGeometry) -> tuple[int, int, int, int]:
     """_chunk_canvases, then dY' of each sample of task ch from the pooled gradient (mode POOL);
     the prologue of both pool kernels."""
     n0, m, ldy, dsize = _chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
     for j in range(m):
-        load_dy_pool(dy, codes, geo.pool, n0 + j, geo.oh, geo.ow, geo.wq, ldy, dybs[t], j * dsize + geo.margin,
-                     dbp[t])
+        load_dy_pool(dy, codes, geo.pool, n0 + j, geo.oh, geo.ow, geo.wq, ldy, dybs[t], j * dsize + geo.margin, db)
     return n0, m, ldy, dsize
 
 
@@ -203,18 +214,31 @@ def flat_backward_pool(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, codes: n
     """flat_backward in mode POOL: dy is the gradient of the pooled output, codes its choices."""
     for ch in prange((x.shape[0] + geo.spc - 1) // geo.spc):
         t = get_thread_id()
-        n0, m, ldy, dsize = _pool_chunk(ch, t, x, dy, codes, dbp, cvs, dybs, dwp.shape[1], geo)
-        _chunk_gradients(t, n0, m, ldy, dsize, x, offs, dwp, dx, dx_offs, dx_w, dx_rows, cvs, dybs, dcvs, geo)
+        n0, m, ldy, dsize = _pool_chunk(ch, t, x, dy, codes, dbp[t], cvs, dybs, dwp.shape[1], geo)
+        _chunk_dw(t, m, ldy, dsize, x.shape[1] * geo.s * geo.s * geo.plane, offs, dwp, cvs, dybs, geo)
+        _chunk_dx(t, n0, m, dsize, dx, dx_offs, dx_w, dx_rows, dybs, dcvs, geo)
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
 def wino_backward_pool(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, codes: np.ndarray, dwp: np.ndarray,
                        dbp: np.ndarray, dx: np.ndarray, u: np.ndarray, voffs: np.ndarray, cvs: np.ndarray,
                        dybs: np.ndarray, dcvs: np.ndarray, vs: np.ndarray, ms: np.ndarray, geo: FlatGeometry,
-                       wg: WinoGeometry) -> None:
-    """flat_backward_pool with dx by Winograd (arguments as in flat_backward)."""
-    for ch in prange((x.shape[0] + geo.spc - 1) // geo.spc):
+                       wg: WinoGeometry, wd: WinoGeometry) -> None:
+    """flat_backward_pool with dx by Winograd, and dW too when wd.ldv > 0 (arguments as in flat_backward)."""
+    f_rows, c_ = dwp.shape[1], x.shape[1]
+    groups = (x.shape[0] + geo.spc - 1) // geo.spc
+    per = wd.spc // geo.spc if wd.ldv else 1
+    for task in prange((groups + per - 1) // per):
         t = get_thread_id()
-        n0, m, ldy, dsize = _pool_chunk(ch, t, x, dy, codes, dbp, cvs, dybs, dwp.shape[1], geo)
-        _chunk_dw(t, m, ldy, dsize, x.shape[1] * geo.plane, offs, dwp, cvs, dybs, geo)
-        dx_task(t, n0, m, ldy, dsize, dx, u, voffs, dybs, vs, ms, dcvs, geo, wg)
+        part = np.int64(task) if wd.ldv else np.int64(t)
+        if wd.ldv:
+            dw_sums(t, c_, f_rows, ms)
+        for ch in range(task * per, min(groups, (task + 1) * per)):
+            n0, m, ldy, dsize = _pool_chunk(ch, t, x, dy, codes, dbp[part], cvs, dybs, f_rows, geo)
+            if wd.ldv:
+                dw_task(t, m, ldy, dsize, c_, f_rows, cvs, dybs, vs, ms, geo, wd)
+            else:
+                _chunk_dw(t, m, ldy, dsize, c_ * geo.plane, offs, dwp, cvs, dybs, geo)
+            dx_task(t, n0, m, ldy, dsize, dx, u, voffs, dybs, vs, ms, dcvs, geo, wg)
+        if wd.ldv:
+            dw_finish(t, c_, ms, dwp[part])

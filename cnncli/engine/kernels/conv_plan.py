@@ -33,6 +33,7 @@ from .winograd import XI, WinoGeometry, transform_weights
 _CHUNK_BYTES = 256 * 1024  # backward: canvases + dY' of the samples of one task, about L2 ...
 _MAX_CHUNK_BYTES = 1024 * 1024  # ... unless small images need more samples for:
 _WINO_MIN_CHANNELS = 32  # use_winograd
+_WINO_DW_SAMPLES = 8  # samples per group of a Winograd weight gradient, at most (_wino_dw_tasks)
 _MIN_REDUCTION = 128  # vectors summed per grad_tile call, so that its horizontal sums stay cheap (PROFILE.md)
 
 Pads = tuple[int, int, int, int]
@@ -66,6 +67,7 @@ class Geometry:
     dx_taps: np.ndarray   # [E, 3] its (f, kh, kw)
     dx_rows: np.ndarray   # [phases, 4] (phase, first q, end q, first entry)
     wino: bool = False    # forward and dx by Winograd F(2x2, 3x3) (winograd.py; the rule: use_winograd)
+    wino_dw: bool = False  # dW by Winograd too (winograd.dw_task): wherever wino (use_winograd)
 
     @property
     def ldy(self) -> int:
@@ -118,23 +120,26 @@ def geometry(c: int, h: int, width: int, f: int, kh: int, kw: int, s: int, pads:
         rows.append((ph, q0, q0 + _up((i1 - max(i0, 0)) * wq, COLS), len(entries)))
         entries += mine
     ldy = margin + plane
+    wino = use_winograd(c, f, kh, kw, s, oh, ow)
     dx_offs = np.array([fi * ldy + margin - (u // s) * wq - v // s for fi, u, v in entries], np.int64)
     return Geometry(c, f, kh, kw, s, pt, pl, oh, ow, wq, plane, _up(oh * wq, COLS), margin, offs, dx_offs,
                     np.array(entries, np.int64).reshape(-1, 3), np.array(rows, np.int64).reshape(-1, 4),
-                    use_winograd(c, f, kh, kw, s, oh, ow))
+                    wino, wino)
 
 
 def use_winograd(c: int, f: int, kh: int, kw: int, s: int, oh: int, ow: int) -> bool:
     """Winograd for the stride-1 3x3 layers where it measured faster than the direct tiles: at
     least 32 input and output channels (bench/PROFILE.md, "Issue 13: Winograd": with 16 its
     transforms cost what its GEMMs save; with 32, 1.25-1.5x faster, with 64, 1.5-1.8x, from
-    8x8 to 32x32 images)."""
+    8x8 to 32x32 images). The weight gradient too: measured faster on every such layer tried,
+    4x4 to 32x32, 32 to 256 channels (PROFILE.md, "Issue 13: Winograd weight gradient")."""
     return kh == kw == 3 and s == 1 and min(c, f) >= _WINO_MIN_CHANNELS
 
 
-def with_winograd(g: Geometry, on: bool) -> Geometry:
-    """g with the Winograd choice forced (tests, benchmarks)."""
-    return replace(g, wino=on and g.kh == g.kw == 3 and g.s == 1)
+def with_winograd(g: Geometry, on: bool, dw: bool | None = None) -> Geometry:
+    """g with the Winograd choices forced (tests, benchmarks): forward and dx, and dW (as `on` unless given)."""
+    wino = on and g.kh == g.kw == 3 and g.s == 1
+    return replace(g, wino=wino, wino_dw=wino and (on if dw is None else dw))
 
 
 def _samples_per_task(n: int, per_sample: int, vectors: int) -> int:
@@ -191,19 +196,26 @@ def flat_conv_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray
                        yconv: np.ndarray | None = None, coef: np.ndarray | None = None,
                        codes: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """(dx or None, dw, db or None) through flat_backward (arguments as in conv_flat; dx by
-    Winograd when g.wino, dW always on the direct tiles)."""
+    Winograd when g.wino, dW too when g.wino_dw; both only when dx is needed)."""
     k, f_rows, c_rows = g.c * g.kh * g.kw, _up(g.f, ROWS), _up(g.c, ROWS)
     n = x.shape[0]
-    dwp = np.zeros((THREADS, f_rows, g.offs.size), x.dtype)
-    dbp = np.zeros((THREADS, g.f if need_db else 0), x.dtype)
     dx = np.empty_like(x) if need_dx else x[:0]
     csize, dsize = g.c * g.s * g.s * g.plane, f_rows * g.ldy
-    spc = _samples_per_task(n, (csize + dsize) * x.itemsize, g.dw_vectors)
     wino = g.wino and need_dx
+    wino_dw = wino and g.wino_dw
+    if wino_dw:
+        tasks, per, spc = _wino_dw_tasks(n)
+        wd = _wino_geometry(g.oh, g.ow, spc, c_rows, f_rows)._replace(spc=per * spc)
+    else:
+        spc = _samples_per_task(n, (csize + dsize) * x.itemsize, g.dw_vectors)
+        tasks, wd = THREADS, _no_winograd(x.dtype)[4]
+    dwp = np.zeros((tasks, f_rows, g.offs.size), x.dtype)
+    dbp = np.zeros((tasks, g.f if need_db else 0), x.dtype)
     dx_w, dx_rows, dx_offs = np.zeros((0, c_rows), x.dtype), g.dx_rows[:0], g.dx_offs[:0]
     if wino:
         wg = _wino_geometry(x.shape[2], x.shape[3], spc, g.f, c_rows)
-        u, (vs, ms, voffs) = transform_weights(w, c_rows, flip=True), _wino_workspaces(wg, g.f, x.dtype)
+        u = transform_weights(w, c_rows, flip=True)
+        vs, ms, voffs = _wino_workspaces(wg, g.f, x.dtype, wd, XI * f_rows * c_rows if wino_dw else 0)
     else:
         u, voffs, vs, ms, wg = _no_winograd(x.dtype)
         if need_dx:
@@ -211,20 +223,32 @@ def flat_conv_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray
             dx_w = np.zeros((len(fi), c_rows), x.dtype)
             dx_w[:, :g.c] = w[fi, :, a, b]
             dx_rows, dx_offs = g.dx_rows, g.dx_offs
-    cvs = scratch("flat_canvas", (THREADS, spc * csize), x.dtype)
-    dybs = scratch("flat_dy", (THREADS, spc * dsize + (_wino_room(g) if wino else 0)), x.dtype)
+    room = _wino_room(g) if wino else 0
+    cvs = scratch("flat_canvas", (THREADS, spc * csize + room), x.dtype)
+    dybs = scratch("flat_dy", (THREADS, spc * dsize + room), x.dtype)
     dcvs = scratch("flat_dcanvas", (THREADS, (c_rows * g.s * g.s * g.plane) if need_dx else 0), x.dtype)
     geo = g.kernel_args(mode, pool, spc)
     if mode == POOL and wino:
-        wino_backward_pool(x, g.offs, dy, codes, dwp, dbp, dx, u, voffs, cvs, dybs, dcvs, vs, ms, geo, wg)
+        wino_backward_pool(x, g.offs, dy, codes, dwp, dbp, dx, u, voffs, cvs, dybs, dcvs, vs, ms, geo, wg, wd)
     elif mode == POOL:
         flat_backward_pool(x, g.offs, dy, codes, dwp, dbp, dx, dx_offs, dx_w, dx_rows, cvs, dybs, dcvs, geo)
     else:
         flat_backward(x, g.offs, dy, dy if saved is None else saved, dy if yconv is None else yconv,
                       NO_COEF if coef is None else coef, dwp, dbp, dx, dx_offs, dx_w, dx_rows, u, voffs, cvs, dybs,
-                      dcvs, vs, ms, geo, wg)
-    dw = np.ascontiguousarray(dwp.sum(axis=0)[:g.f, :k]).reshape(w.shape)
+                      dcvs, vs, ms, geo, wg, wd)
+    dw = np.ascontiguousarray(dwp.sum(axis=0)[:g.f, :k]).reshape(w.shape)  # Winograd dW: in task order
     return (dx if need_dx else None), dw, (dbp.sum(axis=0) if need_db else None)
+
+
+def _wino_dw_tasks(n: int) -> tuple[int, int, int]:
+    """(tasks, groups per task, samples per group) of a Winograd weight gradient: an even number of
+    tasks, at least THREADS (one dW partial each, so THREADS only where it is odd or over 2: the same
+    bits at 1 and 2 threads), groups of at most _WINO_DW_SAMPLES samples (transforms and GEMM; at
+    8x8, 8 samples are 128 tiles: 8 vectors per grad_block sum), as even as n allows."""
+    tasks = min(n, max(2, THREADS + THREADS % 2))
+    per = -(-n // (tasks * _WINO_DW_SAMPLES))
+    spc = -(-n // (tasks * per))
+    return -(-n // (per * spc)), per, spc
 
 
 def _wino_samples(n: int, tiles: int, per_sample: int) -> int:
@@ -262,11 +286,22 @@ def _wino_room(g: Geometry) -> int:
     return 4 * g.wq + 4 * LANES
 
 
-def _wino_workspaces(wg: WinoGeometry, i_: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(V, M workspaces [threads, 16 * plane stride], voffs[i] = i*ldv)."""
-    vs = scratch("wino_v", (THREADS, XI * wg.vxi), dtype)
-    ms = scratch("wino_m", (THREADS, XI * wg.mxi), dtype)
+def _wino_workspaces(wg: WinoGeometry, i_: int, dtype: np.dtype, wd: WinoGeometry | None = None,
+                     sums: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(V, M workspaces [threads, 16 * plane stride], of wg and wd if given, M then `sums` more
+    floats (winograd.dw_sums), voffs[i] = i*wg.ldv)."""
+    vs = _aligned("wino_v", XI * max(wg.vxi, wd.vxi if wd else 0), dtype)
+    ms = _aligned("wino_m", XI * max(wg.mxi, wd.mxi if wd else 0) + sums, dtype)
     return vs, ms, np.arange(i_, dtype=np.int64) * wg.ldv
+
+
+def _aligned(name: str, size: int, dtype: np.dtype) -> np.ndarray:
+    """scratch [threads, size up to 16 floats] whose rows start on 64-byte lines: the GEMMs' vector
+    loads then never straddle two (grad_block at 8x8: 157 -> 209 GFLOP/s, PROFILE.md)."""
+    row = _up(size, 16)
+    buf = scratch(name, (THREADS * row + 16,), dtype)
+    skip = (-buf.ctypes.data % 64) // buf.itemsize
+    return buf[skip:skip + THREADS * row].reshape(THREADS, row)
 
 
 def _no_winograd(dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, WinoGeometry]:

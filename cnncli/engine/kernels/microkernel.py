@@ -1,6 +1,6 @@
 """Register-blocked convolution tiles, emitted as LLVM IR with explicit float vectors.
 
-Numba cannot keep a block of accumulators in vector registers by itself, so these two
+Numba cannot keep a block of accumulators in vector registers by itself, so these three
 tiles are written as intrinsics (LLVM IR via llvmlite): a loop whose body is straight-line
 vector FMAs of L = LANES floats (llvm.fma.v16f32 where the CPU has AVX-512F: zmm registers;
 else llvm.fma.v8f32: AVX2 + FMA on x86-64, plain vector code elsewhere). Arguments
@@ -12,13 +12,19 @@ caller guarantees every address read or written is inside its buffers.
     grad_tile(dy, ldy, src, offs, V, dw, ldw, M, dys, srcs)      4 x TAPS sums, accumulated:
         dw[f*ldw + t] += sum_{j < M} sum_{p < L*V} dy[j*dys + f*ldy + p] * src[j*srcs + offs[t] + p]
         for f < 4, t < TAPS (3, or 5 with AVX-512): over M samples at strides dys and srcs.
+    grad_block(dy, ldy, src, lds, V, dw)                 4 x 4 sums, accumulated:
+        dw[4f + c] += sum_{p < L*V} dy[f*ldy + p] * src[c*lds + p]       f, c < 4
+        (Winograd's weight gradient, winograd.dw_task: a short reduction, so the 16 lane sums
+        are one butterfly, 2(L - 1) two-vector shuffles and L - 1 adds for 16/L vectors of sums
+        instead of L - 1 shuffle-and-add steps per sum.)
 
 conv_tile holds 12 accumulators (enough independent FMA chains to cover the FMA latency) and
 loads, per k, 3 vectors and 4 broadcast weights, two k per loop iteration. grad_tile loads
 4 + TAPS vectors per 4·TAPS FMAs and sums each accumulator's L lanes at the end as a tree
 (halves added). Summation order is fixed (k, or j, p by lanes), so results are
 deterministic. Why these shapes (the measurements): bench/PROFILE.md, "The tiles' shapes".
-conv_tile_reference and grad_tile_reference at the end are the same formulas in NumPy.
+conv_tile_reference, grad_tile_reference and grad_block_reference at the end are the same
+formulas in NumPy.
 """
 from __future__ import annotations
 
@@ -137,6 +143,32 @@ def _lane_sum(builder: ir.IRBuilder, vector: ir.Value) -> ir.Value:
     return builder.extract_element(vector, ir.Constant(_I32, 0))
 
 
+def _butterfly(builder: ir.IRBuilder, vectors: list) -> ir.Value:  # type: ignore[type-arg]
+    """One vector whose lane k is the lane sum of vectors[k] (LANES of them): per level, pairs of
+    vectors holding blocks of partial sums become one with twice the blocks, each half as long
+    (low halves + high halves); a last shuffle puts the sums in order."""
+    items = [(v, [k]) for k, v in enumerate(vectors)]  # (vector, the sum held by each of its blocks)
+    while len(items) > 1:
+        size = LANES // len(items[0][1])
+        half = size // 2
+        nxt = []
+        for (x, xl), (y, yl) in zip(items[::2], items[1::2]):
+            lo, hi = [], []
+            for i in range(len(xl)):
+                lo += list(range(i * size, i * size + half)) + list(range(LANES + i * size, LANES + i * size + half))
+                hi += list(range(i * size + half, (i + 1) * size)) + list(range(LANES + i * size + half,
+                                                                                 LANES + (i + 1) * size))
+            mix = builder.fadd(builder.shuffle_vector(x, y, ir.Constant(ir.VectorType(_I32, LANES), lo)),
+                               builder.shuffle_vector(x, y, ir.Constant(ir.VectorType(_I32, LANES), hi)))
+            nxt.append((mix, [k for pair in zip(xl, yl) for k in pair]))
+        items = nxt
+    vector, order = items[0]
+    undef = ir.Constant(_VEC, ir.Undefined)
+    return builder.shuffle_vector(vector, undef, ir.Constant(ir.VectorType(_I32, LANES),
+                                                             [order.index(k) for k in range(LANES)]))
+
+
+_SIG6 = types.void(*[types.int64] * 6)
 _SIG7 = types.void(*[types.int64] * 7)
 _SIG10 = types.void(*[types.int64] * 10)
 
@@ -216,6 +248,32 @@ def grad_tile(typingctx, dy, ldy, src, offs, nv, dw, ldw, m, dys, srcs):  # type
     return _SIG10, codegen
 
 
+@intrinsic
+def grad_block(typingctx, dy, ldy, src, lds, nv, dw):  # type: ignore[no-untyped-def]
+    """See the module docstring (all arguments int64)."""
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        dy_a, ldy_v, src_a, lds_v, nv_v, dw_a = args
+        dy_p, src_p, dw_p = _ptr(builder, dy_a, _F32), _ptr(builder, src_a, _F32), _ptr(builder, dw_a, _F32)
+        fma = _fma(builder)
+        rows = [builder.gep(dy_p, [builder.mul(_const(f), ldy_v)]) for f in range(ROWS)]
+        srcs = [builder.gep(src_p, [builder.mul(_const(c), lds_v)]) for c in range(ROWS)]
+
+        def step(b: ir.IRBuilder, i: ir.Value, accs: list) -> list:  # type: ignore[type-arg]
+            p = b.mul(i, _const(LANES))
+            d = [_vload(b, row, p) for row in rows]
+            s_ = [_vload(b, row, p) for row in srcs]
+            return [b.call(fma, [d[f], s_[c], accs[f * ROWS + c]]) for f in range(ROWS) for c in range(ROWS)]
+
+        result = _loop(builder, nv_v, _zeros(ROWS * ROWS), step)
+        for g in range(0, ROWS * ROWS, LANES):
+            ptr = builder.bitcast(builder.gep(dw_p, [_const(g)]), _VEC.as_pointer())
+            builder.store(builder.fadd(builder.load(ptr, align=4), _butterfly(builder, result[g:g + LANES])), ptr,
+                          align=4)
+        return context.get_dummy_value()
+
+    return _SIG6, codegen
+
+
 FLOAT_BYTES = 4  # the tiles take byte addresses
 
 
@@ -249,3 +307,11 @@ def grad_tile_reference(dy: np.ndarray, ldy: int, src: np.ndarray, offs: np.ndar
         taps = src.astype(np.float64)[j * srcs + offs[:TAPS, None] + span]  # [TAPS, L*nv]
         out += rows @ taps.T
     return out
+
+
+def grad_block_reference(dy: np.ndarray, ldy: int, src: np.ndarray, lds: int, nv: int) -> np.ndarray:
+    """What grad_block adds, [ROWS * ROWS]: dw[4f + c] = sum_{p < LANES*nv} dy[f*ldy + p] * src[c*lds + p]."""
+    span = np.arange(LANES * nv)
+    rows = dy.astype(np.float64)[np.arange(ROWS)[:, None] * ldy + span]
+    cols = src.astype(np.float64)[np.arange(ROWS)[:, None] * lds + span]
+    return (rows @ cols.T).ravel()

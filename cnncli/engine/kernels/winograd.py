@@ -20,6 +20,11 @@ Sources use conv_flat's wide layout: output (i, j) of channel f is
     dx:       src = dY' (conv_flat's backward), s0 = pt*wq + pl, ldc = ldy, g[c, f] =
               w[f, c, 2 - kh, 2 - kw] (the flipped weights); out -> the canvas layout
               (dcvs[t]), then crop_canvas -> dx[n].
+    dW:       the gradient of U[xi] = G g G^T, with V of x (forward) and dM = A dY' A^T per 2 x 2
+              block of dY' (winograd_ir.wino_dy_rows), is a GEMM reducing over the tiles t:
+                  dU[xi][f, c] = sum_t dM[xi][f, t] * V[xi][c, t]       (microkernel.grad_block)
+              summed per task in float32, then dW[f, c] = G^T dU[f, c] G per task (dw_finish),
+              the tasks' dW summed in task order by the caller.
 Every kept output reads the same input cells as the direct tiles do; the outputs of a partial
 last tile (odd rows or columns) are computed and not written. Results differ from the direct
 path by rounding only (measured relative error 0.7e-7 .. 4e-7 of max |y|, the direct path's
@@ -33,9 +38,9 @@ import numpy as np
 from numba import njit
 
 from ._common import FAST
-from .canvas import FlatGeometry, crop_canvas, fill_canvas
-from .microkernel import COLS, FLOAT_BYTES, LANES, tiles
-from .winograd_ir import wino_in_rows, wino_out_rows
+from .canvas import FlatGeometry, crop_canvas, fill_canvas, zero
+from .microkernel import COLS, FLOAT_BYTES, LANES, ROWS, grad_block, tiles
+from .winograd_ir import wino_dy_rows, wino_in_rows, wino_out_rows
 
 XI = 16  # points of the 4 x 4 transform domain
 
@@ -94,6 +99,17 @@ def output_transform(mm: np.ndarray, o_: int, col0: int, wg: WinoGeometry, dst: 
                       dst.ctypes.data + (d0 + o * ldf) * FLOAT_BYTES, ldr, wg.cols, wg.rows)
 
 
+@njit(cache=True)
+def dy_transform(src: np.ndarray, s0: int, ldc: int, wq: int, ch_: int, v: np.ndarray, col0: int,
+                 wg: WinoGeometry) -> None:
+    """v[xi*mxi + c*ldv + col0 + ti*tw + tj] = (A D A^T)[xi] for each channel c < ch_ and tile (ti, tj),
+    D the 2 x 2 cells src[s0 + c*ldc + (2ti + i)*wq + 2tj + k], 0 past wg.cols (winograd_ir.wino_dy_rows)."""
+    nv = -(-wg.tw // LANES)
+    for c in range(ch_):
+        wino_dy_rows(src.ctypes.data + (s0 + c * ldc) * FLOAT_BYTES, wq, nv, wg.th, wg.tw,
+                     v.ctypes.data + (c * wg.ldv + col0) * FLOAT_BYTES, wg.mxi, wg.cols)
+
+
 @njit(cache=True, fastmath=FAST, inline="always")
 def _gemms(v: np.ndarray, u: np.ndarray, voffs: np.ndarray, mm: np.ndarray, m: int, wg: WinoGeometry) -> None:
     """mm[xi*mxi + o*ldv + t] = sum_i u[xi, i, o] * v[xi*vxi + i*ldv + t] for the tiles t of m samples
@@ -130,3 +146,59 @@ def dx_task(t: int, n0: int, m: int, ldy: int, dsize: int, dx: np.ndarray, u: np
         output_transform(ms[t], dx.shape[1], j * tps, wg, dcvs[t], geo.pt * geo.wq + geo.pl, geo.plane,
                          geo.wq)
         crop_canvas(dcvs[t], dx, n0 + j, geo)
+
+
+@njit(cache=True, fastmath=FAST, inline="always")
+def dw_task(t: int, m: int, ldy: int, dsize: int, c_: int, f_rows: int, cvs: np.ndarray, dybs: np.ndarray,
+            vs: np.ndarray, ms: np.ndarray, geo: FlatGeometry, wd: WinoGeometry) -> None:
+    """dU (module doc) of m samples, from their canvases (cvs[t], c_ channels) and dY' (dybs[t],
+    f_rows rows), added to the thread's sums at the end of ms[t] (dw_sums). V and dM get zeros
+    from the last tile up to a whole vector."""
+    tps, csize, c_rows = wd.th * wd.tw, c_ * geo.plane, -(-c_ // ROWS) * ROWS
+    v, mm = vs[t], ms[t]
+    for j in range(m):
+        input_transform(cvs[t], j * csize, geo.plane, geo.wq, c_, v, j * tps, wd)
+        dy_transform(dybs[t], j * dsize + geo.margin, ldy, geo.wq, f_rows, mm, j * tps, wd)
+    nv = -(-(m * tps) // LANES)
+    tail = nv * LANES - m * tps
+    for xi in range(XI):
+        for c in range(c_):
+            zero(v, xi * wd.vxi + c * wd.ldv + m * tps, tail)
+        for f in range(f_rows):
+            zero(mm, xi * wd.mxi + f * wd.ldv + m * tps, tail)
+    block = mm.size - XI * f_rows * c_rows
+    for xi in range(XI):
+        for f in range(0, f_rows, ROWS):
+            for c in range(0, c_rows, ROWS):
+                grad_block(mm.ctypes.data + (xi * wd.mxi + f * wd.ldv) * FLOAT_BYTES, wd.ldv,
+                           v.ctypes.data + (xi * wd.vxi + c * wd.ldv) * FLOAT_BYTES, wd.ldv, nv,
+                           mm.ctypes.data + block * FLOAT_BYTES)
+                block += ROWS * ROWS
+
+
+@njit(cache=True, fastmath=FAST, inline="always")
+def dw_sums(t: int, c_: int, f_rows: int, ms: np.ndarray) -> None:
+    """Zero thread t's dU sums: the last 16*F4*C4 floats of ms[t], 4 x 4 blocks (grad_block) with
+    dU[xi][f, c] at ((xi*F4/4 + f//4)*C4/4 + c//4)*16 + 4*(f % 4) + c % 4."""
+    size = XI * f_rows * (-(-c_ // ROWS) * ROWS)
+    zero(ms[t], ms.shape[1] - size, size)
+
+
+@njit(cache=True, fastmath=FAST, inline="always")
+def dw_finish(t: int, c_: int, ms: np.ndarray, dw: np.ndarray) -> None:
+    """dw[f, 9c + 3kh + kw] = (G^T dU[f, c] G)[kh, kw] from thread t's sums (dw_sums), dw [F4, K2]."""
+    f_rows, c_rows = dw.shape[0], -(-c_ // ROWS) * ROWS
+    du = ms[t, ms.shape[1] - XI * f_rows * c_rows:]
+    plane = f_rows * c_rows
+    r = np.empty((3, 4), np.float32)
+    for f in range(f_rows):
+        for c in range(c_):
+            at = ((f // ROWS) * (c_rows // ROWS) + c // ROWS) * ROWS * ROWS + (f % ROWS) * ROWS + c % ROWS
+            for b in range(4):  # G^T along a (rows of dU[f, c])
+                d0, d1, d2, d3 = du[at + b * plane], du[at + (4 + b) * plane], du[at + (8 + b) * plane], \
+                    du[at + (12 + b) * plane]
+                r[0, b], r[1, b], r[2, b] = d0 + 0.5 * (d1 + d2), 0.5 * (d1 - d2), 0.5 * (d1 + d2) + d3
+            for kh in range(3):  # then G along b
+                e0, e1, e2, e3 = r[kh, 0], r[kh, 1], r[kh, 2], r[kh, 3]
+                o = 9 * c + 3 * kh
+                dw[f, o], dw[f, o + 1], dw[f, o + 2] = e0 + 0.5 * (e1 + e2), 0.5 * (e1 - e2), 0.5 * (e1 + e2) + e3

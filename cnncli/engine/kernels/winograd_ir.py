@@ -13,9 +13,14 @@ addresses (int64 byte addresses; counts in elements), LANES tiles per vector:
         for 2ti + i < rows and 2j + b < cols; the other positions of dst that its vectors cover
         (up to 2*nv*LANES floats from a row's start) are read and written back unchanged, so
         dst must be the caller's own buffer, with room after the last row.
+    wino_dy_rows(src, wq, nv, th, tw, dst, xs, cols)     likewise, for the weight gradient:
+        D[i, k] = src[(2ti + i)*wq + 2j + k] (i, k < 2), or 0 where 2j + k >= cols;
+        dst[xi*xs + ti*tw + j] = (A D A^T)[xi], A = (A^T)^T of winograd.py (4 x 2); reads as
+        wino_in_rows does, rows 2ti and 2ti + 1 (the mask: a last odd column wrapping into
+        the next row when wq = cols).
 Lanes past a row's tw tiles compute junk that is never stored (wino_out_rows) or lands on the
 next tile row's slots, rewritten right after, or in the padding after the last (wino_in_rows:
-callers leave LANES floats); reads reach 2*nv*LANES + 2 floats past a row's start (callers
+callers leave LANES floats; likewise wino_dy_rows); reads reach 2*nv*LANES + 2 floats past a row's start (callers
 leave room).
 """
 from __future__ import annotations
@@ -24,7 +29,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from .microkernel import _F32, _I32, _VEC, LANES, _const, _loop, _ptr, _vload
+from .microkernel import _F32, _I32, _I64, _VEC, LANES, _const, _loop, _ptr, _vload
 
 
 def _mask(lanes: list[int]) -> ir.Constant:
@@ -135,3 +140,46 @@ def wino_out_rows(typingctx, mm, xs, nv, th, tw, dst, ldr, cols, rows):  # type:
         return context.get_dummy_value()
 
     return types.void(*[types.int64] * 9), codegen
+
+
+@intrinsic
+def wino_dy_rows(typingctx, src, wq, nv, th, tw, dst, xs, cols):  # type: ignore[no-untyped-def]
+    """See the module docstring (all arguments int64)."""
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        src_a, wq_v, nv_v, th_v, tw_v, dst_a, xs_v, cols_v = args
+        src_0, dst_0 = _ptr(builder, src_a, _F32), _ptr(builder, dst_a, _F32)
+        odd = ir.Constant(ir.VectorType(_I64, LANES), [2 * k + 1 for k in range(LANES)])
+        zeros = ir.Constant(_VEC, [0.0] * LANES)
+
+        def tile_row(b0: ir.IRBuilder, ti: ir.Value, accs: list) -> list:  # type: ignore[type-arg]
+            src_p = b0.gep(src_0, [b0.mul(b0.mul(ti, _const(2)), wq_v)])
+            dst_p = b0.gep(dst_0, [b0.mul(ti, tw_v)])
+            rows = [src_p, b0.gep(src_p, [wq_v])]
+            outs = [b0.gep(dst_p, [b0.mul(_const(xi), xs_v)]) for xi in range(16)]
+            _loop(b0, nv_v, [], lambda b, i, accs: body(b, i, rows, outs))
+            return []
+
+        def body(b: ir.IRBuilder, i: ir.Value, rows: list, outs: list) -> list:  # type: ignore[type-arg]
+            j = b.mul(i, _const(LANES))
+            e = b.mul(j, _const(2))
+            room = b.sub(cols_v, e)  # D[., 1] of lane k is kept where 2k + 1 < cols - 2j
+            splat = b.shuffle_vector(b.insert_element(ir.Constant(ir.VectorType(_I64, LANES), ir.Undefined), room,
+                                                      ir.Constant(_I32, 0)),
+                                     ir.Constant(ir.VectorType(_I64, LANES), ir.Undefined), _mask([0] * LANES))
+            keep = b.icmp_signed("<", odd, splat)
+            r = []
+            for row in rows:  # D[i, 0], D[i, 1] of LANES tiles, then (D0, D0 + D1, D0 - D1, -D1)
+                lo, hi = _vload(b, row, e), _vload(b, row, b.add(e, _const(LANES)))
+                d0 = b.shuffle_vector(lo, hi, _EVENS)
+                d1 = b.select(keep, b.shuffle_vector(lo, hi, _ODDS), zeros)
+                r.append([d0, b.fadd(d0, d1), b.fsub(d0, d1), b.fneg(d1)])
+            for col in range(4):  # the same down the columns
+                v = [r[0][col], b.fadd(r[0][col], r[1][col]), b.fsub(r[0][col], r[1][col]), b.fneg(r[1][col])]
+                for a in range(4):
+                    _store(b, outs[4 * a + col], j, v[a])
+            return []
+
+        _loop(builder, th_v, [], tile_row)
+        return context.get_dummy_value()
+
+    return types.void(*[types.int64] * 8), codegen
