@@ -2,16 +2,18 @@
 
 Numba compiles a kernel the first time it meets new argument types, one kernel after another in
 one process: on a first run (an empty cache) that is most of the first epoch (LeNet-5 ~9 s,
-ResNet-20 ~14 s of LLVM work on one core). `compile_step_kernels` does it in parallel instead:
+ResNet-20 ~14 s of LLVM work on one core). `start_compiling` does it in parallel instead:
 
 1. a dry run of one training step and one evaluation batch on a throw-away copy of the network,
    with every call of a not-yet-compiled kernel recorded instead of made (Numba types the
    arguments; nothing is computed): the (kernel, signature) pairs the step will need;
 2. those not in Numba's on-disk cache are grouped by kernel, the largest first (bytecode);
-3. the process forks `workers - 1` children; each process takes the next kernel from a shared
-   counter (worker k's first is kernel k) and compiles it, the children into the cache only;
-4. when the counter runs out the parent waits for the children, then loads their kernels from
-   the cache (or compiles what a child did not leave there).
+3. the process forks children (Compilation); each worker takes the next kernel from a shared
+   counter and compiles it, the children into the cache only. The caller either works along at
+   once (`compile_step_kernels`, before the first step) or goes on with other work, such as
+   loading the data, while the children compile (`in_background`), and joins later;
+4. `Compilation.finish`: this process takes what is left, waits for the children, then loads
+   their kernels from the cache (or compiles what a child did not leave there).
 The results are those of a run without it: the same kernels, compiled the same way. Nothing is
 forked when everything is cached, on one core, off Linux, or with CNNCLI_COMPILE_WORKERS=1.
 """
@@ -39,7 +41,8 @@ Kernel = tuple[Dispatcher, list[tuple[Any, ...]]]  # a dispatcher and the signat
 
 @dataclass
 class CompileReport:
-    """What compile_step_kernels did: kernel names by the process that compiled them (parent: "0")."""
+    """What a Compilation did: the kernels, by the worker that compiled them (0: this process), and
+    the seconds from its start to its finish."""
 
     kernels: list[str] = field(default_factory=list)
     by_worker: dict[int, list[str]] = field(default_factory=dict)
@@ -141,24 +144,24 @@ def _compile(kernel: Kernel) -> None:
 
 
 class _Queue:
-    """A counter and done flags in memory shared across fork: worker k first takes kernel k, then
-    every worker the next one not taken."""
+    """A counter, owners and done flags in memory shared across fork: each worker first takes the
+    kernel `firsts` gives it (if any), then the next one not taken."""
 
-    def __init__(self, size: int, workers: int) -> None:
+    def __init__(self, size: int, firsts: dict[int, int]) -> None:
         import multiprocessing
 
         shared = multiprocessing.get_context("fork")  # its lock needs no resource-tracker process
-        self.size = size
+        self.size, self.firsts = size, firsts
         self.lock = shared.Lock()
-        self.next = shared.RawValue("i", workers)
+        self.next = shared.RawValue("i", len(firsts))
         self.owner = shared.RawArray("i", [-1] * size)
         self.done = shared.RawArray("b", size)
 
-    def take(self, worker: int, first: bool) -> int | None:
-        if first:
-            index = worker
-        else:
-            with self.lock:
+    def take(self, worker: int) -> int | None:
+        with self.lock:
+            if worker in self.firsts:
+                index = self.firsts.pop(worker)
+            else:
                 index = self.next.value
                 self.next.value += 1
         if index >= self.size:
@@ -167,11 +170,9 @@ class _Queue:
         return index
 
     def run(self, worker: int, kernels: list[Kernel]) -> None:
-        index = self.take(worker, first=True)
-        while index is not None:
+        while (index := self.take(worker)) is not None:
             _compile(kernels[index])
             self.done[index] = 1
-            index = self.take(worker, first=False)
 
 
 def _fork_child(queue: _Queue, worker: int, kernels: list[Kernel]) -> int:
@@ -182,8 +183,11 @@ def _fork_child(queue: _Queue, worker: int, kernels: list[Kernel]) -> int:
     if pid:
         return pid
     code = 1
-    try:  # the child: compile, never print, never run the parent's exit handlers
+    try:  # the child: compile, print nothing, hold no pipe of the parent's, run no exit handler
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(quiet, 1)
+        os.dup2(quiet, 2)
         warnings.simplefilter("ignore")
         queue.run(worker, kernels)
         code = 0
@@ -191,62 +195,77 @@ def _fork_child(queue: _Queue, worker: int, kernels: list[Kernel]) -> int:
         os._exit(code)
 
 
-def _wait(pids: list[int], queue: _Queue) -> None:
-    """Wait for the children while they make progress; kill one that finishes nothing for STALL_SECONDS."""
-    last_done, progress_at = sum(queue.done), time.monotonic()
-    running = set(pids)
-    while running:
-        for pid in list(running):
-            if os.waitpid(pid, os.WNOHANG)[0]:
-                running.discard(pid)
-        done = sum(queue.done)
-        if done != last_done:
-            last_done, progress_at = done, time.monotonic()
-        elif time.monotonic() - progress_at > STALL_SECONDS:
-            for pid in running:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            return
-        if running:
-            time.sleep(0.01)
+class Compilation:
+    """`kernels` being compiled by `children` forked processes (workers 1..children) while this
+    one goes on; `finish` joins them. With `parent_first` this process takes kernel 0 at once
+    (children then start at 1), else the children take the first ones and this process whatever
+    is left when it calls `finish`."""
 
+    def __init__(self, kernels: list[Kernel], children: int, parent_first: bool) -> None:
+        self.kernels, self.started = kernels, time.perf_counter()
+        offset = 1 if parent_first else 0
+        firsts = {worker: worker - 1 + offset for worker in range(1, children + 1)}
+        self.queue = _Queue(len(kernels), {0: 0, **firsts} if parent_first else firsts)
+        self.pids: list[int] = []
+        for worker in range(1, children + 1):
+            try:
+                self.pids.append(_fork_child(self.queue, worker, kernels))
+            except OSError:  # no memory or process slot: this process compiles the rest in `finish`
+                break
 
-def compile_in_parallel(kernels: list[Kernel], workers: int) -> dict[int, list[str]]:
-    """Compile `kernels` with `workers` processes (this one included); every kernel is compiled or
-    loaded in this process at the end. Returns the kernel names by worker (0: this process)."""
-    workers = min(workers, len(kernels))
-    if workers <= 1:
-        for kernel in kernels:
-            _compile(kernel)
-        return {0: [_name(k) for k in kernels]}
-    queue = _Queue(len(kernels), workers)
-    pids = []
-    for worker in range(1, workers):
+    def finish(self) -> CompileReport:
+        """Take the kernels left, wait for the children, then load theirs from the cache (and compile
+        any a child did not finish)."""
         try:
-            pids.append(_fork_child(queue, worker, kernels))
-        except OSError:  # no memory or process slot: this process compiles the rest (the loop at the end)
-            break
-    try:
-        queue.run(0, kernels)
-    finally:
-        _wait(pids, queue)
-    for kernel in kernels:  # the children's from the cache; anything a child did not finish is compiled now
-        _compile(kernel)
-    by_worker: dict[int, list[str]] = {}
-    for index, kernel in enumerate(kernels):
-        by_worker.setdefault(queue.owner[index] if queue.done[index] else 0, []).append(_name(kernel))
-    return by_worker
+            self.queue.run(0, self.kernels)
+        finally:
+            self._wait()
+        by_worker: dict[int, list[str]] = {}
+        for index, kernel in enumerate(self.kernels):
+            _compile(kernel)
+            by_worker.setdefault(self.queue.owner[index] if self.queue.done[index] else 0, []).append(_name(kernel))
+        return CompileReport([_name(k) for k in self.kernels], by_worker, time.perf_counter() - self.started)
+
+    def cancel(self) -> None:
+        """Stop the children that still run (the run failed before its first step)."""
+        for pid in self.pids:
+            os.kill(pid, signal.SIGKILL)
+        self._wait()
+
+    def _wait(self) -> None:
+        """Wait for the children while they make progress; kill one that finishes nothing for STALL_SECONDS."""
+        done, progress_at = sum(self.queue.done), time.monotonic()
+        while self.pids:
+            self.pids = [pid for pid in self.pids if not os.waitpid(pid, os.WNOHANG)[0]]
+            if sum(self.queue.done) != done:
+                done, progress_at = sum(self.queue.done), time.monotonic()
+            elif time.monotonic() - progress_at > STALL_SECONDS:
+                for pid in self.pids:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                self.pids = []
+            if self.pids:
+                time.sleep(0.01)
+
+
+def start_compiling(phases: list[Callable[[], Any]], workers: int | None = None,
+                    in_background: bool = False) -> Compilation | None:
+    """Start compiling what the dry run of `phases` shows a step needs, when more than one worker
+    (default: default_workers()) and more than one kernel missing from the cache make it worth a
+    fork; None otherwise. In the background all `workers` are children, for a caller that has
+    other work to do (loading data) before it calls `finish`; else this process is one of them."""
+    workers = default_workers() if workers is None else workers
+    if workers <= 1:
+        return None
+    kernels = kernels_to_compile(record_kernel_calls(phases))
+    if not kernels or len(kernels) < 2:  # nothing or one kernel to compile: the first call does it as usual
+        return None
+    children = min(workers, len(kernels)) - (0 if in_background else 1)
+    return Compilation(kernels, children, parent_first=not in_background)
 
 
 def compile_step_kernels(phases: list[Callable[[], Any]], workers: int | None = None) -> CompileReport:
-    """Compile what the dry run of `phases` shows a step needs, in parallel when more than one worker
-    (default: default_workers()) and more than one kernel is missing from the cache."""
-    started = time.perf_counter()
-    workers = default_workers() if workers is None else workers
-    if workers <= 1:
-        return CompileReport()
-    kernels = kernels_to_compile(record_kernel_calls(phases))
-    if not kernels or len(kernels) < 2:  # nothing or one kernel to compile: the first call does it as usual
-        return CompileReport()
-    by_worker = compile_in_parallel(kernels, workers)
-    return CompileReport([_name(k) for k in kernels], by_worker, time.perf_counter() - started)
+    """start_compiling with this process as one of the workers, then finish: the kernels a step
+    needs are compiled or loaded when it returns."""
+    compilation = start_compiling(phases, workers)
+    return CompileReport() if compilation is None else compilation.finish()

@@ -9,10 +9,12 @@ from typing import Any
 import numpy as np
 
 from cnncli.data import Dataset, iterate_batches
+from cnncli.engine import precompile
 from cnncli.engine.kernels.loss import softmax_cross_entropy
 from cnncli.engine.network import Network
 from cnncli.engine.optim import OPTIMIZERS, Optimizer
-from cnncli.engine.precompile import CompileReport, compile_step_kernels
+from cnncli.engine.precompile import Compilation, CompileReport, compile_step_kernels
+from cnncli.graph import Graph
 from cnncli.train_config import TrainConfig
 from cnncli.training.loop import CHECKPOINT, Events, TrainingStopped, TrainLoop
 
@@ -50,6 +52,41 @@ def clip_grad_norm(grad: np.ndarray, max_norm: float) -> float:
     return norm
 
 
+def dry_run_fits(graph: Graph) -> bool:
+    """Whether precompile's dry run may copy the network: not for over DRY_RUN_MAX_PARAMS parameters
+    (the copy would cost memory, and compilation is little next to one epoch of such a network)."""
+    return sum(node.layer.params() for node in graph.nodes) <= DRY_RUN_MAX_PARAMS
+
+
+def dry_run_phases(graph: Graph, config: TrainConfig, x: np.ndarray, y: np.ndarray,
+                   lr: float) -> list[Callable[[], Any]]:
+    """NumbaBackend.step on (x, y) and an evaluation batch as precompile's dry run runs them: on a
+    fresh network and optimizer (a training run's own, and their random streams, stay untouched),
+    without the checks between the phases."""
+    dry = NumbaBackend(Network(graph), config)
+    net, logits = dry.network, [np.empty((0, 0), np.float32)]
+
+    def forward() -> None:
+        logits[0] = np.ascontiguousarray(net.forward(x, training=True))
+
+    return [forward,
+            lambda: softmax_cross_entropy(logits[0], y, dry.label_smoothing),
+            lambda: net.backward(np.zeros_like(logits[0])),
+            lambda: dry.optimizer.step(net.flat, net.flat_grad, lr),
+            lambda: softmax_cross_entropy(np.ascontiguousarray(net.forward(x, training=False)), y)]
+
+
+def start_compiling(graph: Graph, config: TrainConfig) -> Compilation | None:
+    """Start compiling, in forked children, what the first steps will need, from a dry run on a
+    batch of zeros of config.batch_size images (a batch of the data has the same types; any kernel
+    this misses, the first step's own dry run finds); None when there is nothing to compile."""
+    if not dry_run_fits(graph):
+        return None
+    x = np.zeros((config.batch_size, *graph.input_shape), np.float32)
+    y = np.zeros(config.batch_size, np.int64)
+    return precompile.start_compiling(dry_run_phases(graph, config, x, y, config.lr), in_background=True)
+
+
 class NumbaBackend:
     """Steps a Network with one of our optimizers on the flat parameter vector (one process); the loss
     takes the config's label smoothing, the gradient its norm clipping."""
@@ -62,6 +99,7 @@ class NumbaBackend:
         self.optimizer: Optimizer = OPTIMIZERS[config.optimizer](network.flat.size, **config.optimizer_kwargs())
         self.label_smoothing, self.clip = config.label_smoothing, config.clip_grad_norm
         self.compiled: CompileReport | None = None  # set by the first step
+        self.compiling: Compilation | None = None  # started in the background by the caller, joined by the first step
 
     def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, int, int]:
         if self.compiled is None:
@@ -82,26 +120,15 @@ class NumbaBackend:
 
     def compile_kernels(self, x: np.ndarray, y: np.ndarray, lr: float) -> CompileReport:
         """Compile the kernels a step on (x, y) and an evaluation batch need, in parallel processes on a
-        first run (precompile.py). Skipped for networks of over DRY_RUN_MAX_PARAMS parameters: the dry
-        run's copy would cost memory, and compilation is little next to one of their epochs."""
-        if self.network.flat.size > DRY_RUN_MAX_PARAMS:
-            return CompileReport()
-        return compile_step_kernels(self.dry_run_phases(x, y, lr))
-
-    def dry_run_phases(self, x: np.ndarray, y: np.ndarray, lr: float) -> list[Callable[[], Any]]:
-        """`step` on (x, y) and an evaluation batch as precompile's dry run runs them: on a fresh copy of
-        the network and optimizer (this backend and its random streams stay untouched), without checks."""
-        dry = NumbaBackend(Network(self.graph), self.config)
-        net, logits = dry.network, [np.empty((0, 0), np.float32)]
-
-        def forward() -> None:
-            logits[0] = np.ascontiguousarray(net.forward(x, training=True))
-
-        return [forward,
-                lambda: softmax_cross_entropy(logits[0], y, dry.label_smoothing),
-                lambda: net.backward(np.zeros_like(logits[0])),
-                lambda: dry.optimizer.step(net.flat, net.flat_grad, lr),
-                lambda: softmax_cross_entropy(np.ascontiguousarray(net.forward(x, training=False)), y)]
+        first run (precompile.py), after joining the compilation started in the background, if any
+        (run_training starts one before it loads the data)."""
+        report = self.compiling.finish() if self.compiling is not None else CompileReport()
+        self.compiling = None
+        if not dry_run_fits(self.graph):
+            return report
+        rest = compile_step_kernels(dry_run_phases(self.graph, self.config, x, y, lr))
+        return CompileReport(report.kernels + rest.kernels, {**report.by_worker, **rest.by_worker},
+                             report.seconds + rest.seconds)
 
     def agree(self, flag: bool) -> bool:
         return flag

@@ -12,7 +12,7 @@ import pytest
 
 from cnncli.engine import precompile
 from cnncli.engine.network import Network
-from cnncli.engine.trainer import NumbaBackend
+from cnncli.engine.trainer import NumbaBackend, dry_run_phases, start_compiling
 from cnncli.graph import build_graph
 from cnncli.spec import load_spec_text
 from cnncli.train_config import load_train_config
@@ -29,21 +29,24 @@ layers:
 STEP_KERNELS = {"flat_forward_pool", "flat_backward_pool", "_rows_gemm", "_xent", "_adam"}
 
 # One process: a backend on SPEC takes three steps on fixed data; prints what its first step compiled
-# (CompileReport) and a digest of the weights after the three steps.
+# (CompileReport) and a digest of the weights after the three steps. With "background", the compilation
+# starts before the backend exists (as run_training starts it before it loads the data).
 SCRIPT = """
 import hashlib, json, sys
 import numpy as np
 from cnncli.engine.setup import configure
 configure(2)
 from cnncli.engine.network import Network
-from cnncli.engine.trainer import NumbaBackend
+from cnncli.engine.trainer import NumbaBackend, start_compiling
 from cnncli.graph import build_graph
 from cnncli.spec import load_spec_text
 from cnncli.train_config import load_train_config
 graph = build_graph(load_spec_text(sys.argv[1], "tiny.yaml"))
 config = load_train_config({"epochs": 1, "batch_size": 16, "seed": 0, "optimizer": {"adam": {"lr": 0.01}}},
                            "tiny.yaml", {})
+compiling = start_compiling(graph, config) if sys.argv[2] == "background" else None
 backend = NumbaBackend(Network(graph, seed=0), config)
+backend.compiling = compiling
 rng = np.random.default_rng(0)
 x, y = rng.standard_normal((16, 1, 12, 12), dtype=np.float32), rng.integers(0, 3, 16)
 losses = [backend.step(x, y, 0.01)[0] for _ in range(3)]
@@ -64,26 +67,27 @@ def batch(n: int = 8) -> tuple[np.ndarray, np.ndarray]:
     return rng.standard_normal((n, 1, 12, 12), dtype=np.float32), rng.integers(0, 3, n)
 
 
-def run_script(cache: Path, workers: int) -> dict:
+def run_script(cache: Path, workers: int, mode: str = "first step") -> dict:
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "CNNCLI_COMPILE_WORKERS": str(workers)}
-    done = subprocess.run([sys.executable, "-c", SCRIPT, SPEC], env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", SCRIPT, SPEC, mode], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_the_dry_run_records_every_kernel_of_a_step_and_computes_nothing():
     """In a fresh process no kernel is compiled yet, so the dry run sees every kernel a step calls."""
-    script = f"""
+    script = """
 import json
 import numpy as np
 from cnncli.engine import precompile
+from cnncli.engine.trainer import dry_run_phases
 from tests.engine.test_precompile import SPEC, backend_on, batch
 backend = backend_on(SPEC)
 before = backend.network.flat.copy(), backend.rng_state()
-calls = precompile.record_kernel_calls(backend.dry_run_phases(*batch(), 0.01))
+calls = precompile.record_kernel_calls(dry_run_phases(backend.graph, backend.config, *batch(), 0.01))
 assert np.array_equal(backend.network.flat, before[0]) and backend.rng_state() == before[1]
 assert not any(d.overloads for d, _ in calls)  # recorded, not compiled
-print(json.dumps(sorted({{d.py_func.__qualname__ for d, _ in calls}})))
+print(json.dumps(sorted({d.py_func.__qualname__ for d, _ in calls})))
 """
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True,
@@ -94,8 +98,12 @@ print(json.dumps(sorted({{d.py_func.__qualname__ for d, _ in calls}})))
 
 def test_the_first_step_compiles_once_and_leaves_the_network_as_it_was(monkeypatch):
     calls = []
-    monkeypatch.setattr("cnncli.engine.trainer.compile_step_kernels",
-                        lambda phases: calls.append(precompile.record_kernel_calls(phases)) or precompile.CompileReport())
+
+    def dry_run_only(phases):
+        calls.append(precompile.record_kernel_calls(phases))
+        return precompile.CompileReport()
+
+    monkeypatch.setattr("cnncli.engine.trainer.compile_step_kernels", dry_run_only)
     backend, reference = backend_on(SPEC), backend_on(SPEC)
     reference.compiled = precompile.CompileReport()  # as after its first step: no dry run
     x, y = batch()
@@ -109,7 +117,7 @@ def test_kernels_already_compiled_are_not_compiled_again():
     backend = backend_on(SPEC)
     x, y = batch()
     backend.step(x, y, 0.01)  # everything the step needs is now compiled in this process
-    calls = precompile.record_kernel_calls(backend.dry_run_phases(x, y, 0.01))
+    calls = precompile.record_kernel_calls(dry_run_phases(backend.graph, backend.config, x, y, 0.01))
     assert precompile.kernels_to_compile(calls) == []
 
 
@@ -139,3 +147,35 @@ def test_two_processes_compile_a_first_run_which_then_trains_as_one_compiled_alo
     assert (parallel["losses"], parallel["weights"]) == (serial["losses"], serial["weights"])
     cached = run_script(tmp_path / "two", workers=2)  # the cache the two processes filled
     assert cached["kernels"] == [] and cached["weights"] == serial["weights"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parallel compilation forks (Linux only)")
+def test_compiling_in_the_background_before_the_first_step_trains_as_one_process_compiling_alone(tmp_path):
+    """run_training starts the compilation before it loads the data, from a batch of zeros."""
+    background = run_script(tmp_path / "background", workers=2, mode="background")
+    assert STEP_KERNELS <= set(background["kernels"])
+    assert background["by_worker"].get("1") and background["by_worker"].get("2"), background  # both children
+    serial = run_script(tmp_path / "one", workers=1)
+    assert (background["losses"], background["weights"]) == (serial["losses"], serial["weights"])
+
+
+def test_a_network_too_large_to_copy_compiles_lazily(monkeypatch):
+    monkeypatch.setattr("cnncli.engine.trainer.DRY_RUN_MAX_PARAMS", 10)
+    backend = backend_on(SPEC)
+    assert start_compiling(backend.graph, backend.config) is None
+    assert backend.compile_kernels(*batch(), 0.01).kernels == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parallel compilation forks (Linux only)")
+def test_cancel_stops_the_children():
+    from numba import int64, njit
+
+    kernels = [(njit(lambda a: a + 1), [(int64,)]) for _ in range(3)]
+    compiling = precompile.Compilation(kernels, children=2, parent_first=False)
+    pids = list(compiling.pids)
+    assert len(pids) == 2
+    compiling.cancel()
+    assert compiling.pids == []
+    for pid in pids:
+        with pytest.raises(ChildProcessError):  # reaped: no such child any more
+            os.waitpid(pid, os.WNOHANG)
