@@ -6,31 +6,39 @@ engine in its own worker process (bench/worker.py), alternating engines shape by
 prints median times, GFLOP/s and the share of this machine's peak, taken as every thread
 running our register-blocked tile on data in L1 (the FMA throughput the kernels can reach).
 Run: ``python bench/conv_speed.py [--reps 30] [--threads 2]``; bench/train_speed.py prints
-the same table.
+the same table. ``--wide`` adds wider stride-1 3x3 layers (64->64 16x16, 128->128 8x8: the
+Winograd path at other sizes); ``--old DIR`` times another checkout's kernels too (a third
+worker, PYTHONPATH=DIR: before / after a change in one run).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import time
+from pathlib import Path
 
 from conv_timing import SHAPES, flops, nominal_peak, path
 
+HERE = Path(__file__).resolve()
+WIDE = [("wide 64->64 16x16", 64, 64, 16, 64, 3, 1, 1, True), ("wide 128->128 8x8", 64, 128, 8, 128, 3, 1, 1, True)]
 
-def conv_table(ours, theirs, reps: int) -> list[str]:  # type: ignore[no-untyped-def]
-    """Lines of the conv table; ours/theirs are bench.worker.Worker handles."""
+
+def conv_table(ours, theirs, reps: int, old=None) -> list[str]:  # type: ignore[no-untyped-def]
+    """Lines of the conv table; ours/theirs (and old) are bench.worker.Worker handles."""
     peak = ours.ask(op="peak")["gflops"]
     lines = [f"{'conv fwd+bwd':<22}{'ours ms':>9}{'torch ms':>10}{'ratio':>8}{'GFLOP/s':>9}{'% peak':>8}"
-             f"{'torch GF/s':>11}  path"]
+             f"{'torch GF/s':>11}" + (f"{'old ms':>9}{'old ratio':>10}" if old else "") + "  path"]
     for i, shape in enumerate(SHAPES):
-        pair = [ours, theirs] if i % 2 == 0 else [theirs, ours]
+        workers = [ours, theirs] + ([old] if old else [])
         ms = {}
-        for worker in pair:
+        for worker in (workers if i % 2 == 0 else workers[::-1]):
             time.sleep(0.05)  # let the other worker's threads go to sleep
             ms[worker.engine] = worker.ask(op="conv", shape=i, reps=reps)["ms"]
         rate = flops(shape) / ms["ours"] / 1e6
+        before = f"{ms['old']:>9.3f}{ms['torch'] / ms['old']:>9.2f}x" if old else ""
         lines.append(f"{shape[0]:<22}{ms['ours']:>9.3f}{ms['torch']:>10.3f}{ms['torch'] / ms['ours']:>7.2f}x"
-                     f"{rate:>9.1f}{100 * rate / peak:>7.0f}%{flops(shape) / ms['torch'] / 1e6:>11.1f}  {path(i)}")
+                     f"{rate:>9.1f}{100 * rate / peak:>7.0f}%{flops(shape) / ms['torch'] / 1e6:>11.1f}{before}"
+                     f"  {path(i)}")
     nominal = nominal_peak(int(os.environ.get("NUMBA_NUM_THREADS", "2")))
     lines.append(f"ratio = torch time / our time (>1: we are faster); medians of {reps} after warm-up; "
                  "GFLOP/s counts direct-convolution FLOPs (Winograd does fewer); "
@@ -45,16 +53,35 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--wide", action="store_true", help="also the wider stride-1 3x3 layers (WIDE)")
+    ap.add_argument("--old", type=Path, help="another checkout, timed as a third engine")
+    ap.add_argument("--serve", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.wide:
+        SHAPES.extend(WIDE)
+    if args.serve:  # a worker that knows the WIDE shapes too
+        import worker
+
+        import cnncli  # noqa: F401  (the checkout on PYTHONPATH, before bench/workloads.py puts this one first)
+
+        worker._serve(args.serve, args.threads)
+        return
     from cnncli.engine.setup import thread_environment
 
     os.environ.update(thread_environment(args.threads))
-    ours, theirs = Worker("ours", args.threads), Worker("torch", args.threads)
+
+    def start(label: str, engine: str, root: Path) -> Worker:
+        command = [str(HERE), "--serve", engine, "--threads", str(args.threads)] + (["--wide"] if args.wide else [])
+        return Worker(label, args.threads, command, {"PYTHONPATH": str(root.resolve())})
+
+    ours, theirs = start("ours", "ours", HERE.parents[1]), start("torch", "torch", HERE.parents[1])
+    old = start("old", "ours", args.old) if args.old else None
     try:
-        print("\n".join(conv_table(ours, theirs, args.reps)))
+        print("\n".join(conv_table(ours, theirs, args.reps, old)))
     finally:
-        ours.close()
-        theirs.close()
+        for w in (ours, theirs, old):
+            if w:
+                w.close()
 
 
 if __name__ == "__main__":
