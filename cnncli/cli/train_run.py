@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -128,22 +126,14 @@ def _backend(engine: str, graph: Graph, config: TrainConfig, placement: Any, syn
     return backend
 
 
-@contextmanager
-def _compiling_while_data_loads(engine: str, graph: Graph, config: TrainConfig) -> Iterator[Compilation | None]:
+def _start_compiling(engine: str, graph: Graph, config: TrainConfig) -> Compilation | None:
     """The Numba engine's kernels compiled in forked children while this process loads the data
-    (engine/precompile.py; the first step joins them); children that still run when the run ends
-    before its first step are stopped."""
+    (engine/precompile.py; the first step joins them)."""
     if engine != "numba":
-        yield None
-        return
+        return None
     from cnncli.engine.trainer import start_compiling
 
-    compiling = start_compiling(graph, config)
-    try:
-        yield compiling
-    finally:
-        if compiling is not None:
-            compiling.cancel()
+    return start_compiling(graph, config)
 
 
 def _prepare_data_once_per_machine(graph: Graph, data: str, config: TrainConfig, fit: FitMode,
@@ -180,53 +170,52 @@ def run_training(spec: Spec, graph: Graph, config: TrainConfig, data: str, out_d
     if saved_meta is not None:  # the data split and normalisation must be those of the original run
         config = TrainConfig(**{**vars(config), **saved_config(out_dir / CHECKPOINT, saved_meta)})
     check_training_memory(graph, config)
-    with _compiling_while_data_loads(engine, graph, config) as compiling:
-        prepared = _prepare_data_once_per_machine(graph, data, config, fit, progress, placement)
-        meta = _run_meta(spec, graph, prepared, data, fit)
-        if saved_meta is not None:
-            _check_same_data(saved_meta, data, meta["data_fingerprint"], out_dir / CHECKPOINT)
-        check_settings(config, graph, data, prepared.classes)
-        console.info(f"data: {prepared.source}; train {len(prepared.train):,}, validation "
-                     f"{len(prepared.val) if prepared.val else 0:,}, "
-                     f"test {len(prepared.test) if prepared.test else 0:,} images of {list(prepared.train.shape)}")
-        backend = _backend(engine, graph, config, placement, sync_bn, compiling)
-        with (TrainingView(config.epochs) if main else Silent()) as view:
-            loop = TrainLoop(backend, config, prepared.train, prepared.val, out_dir, meta, view,
-                             on_saved=lambda p: write_run_files(out_dir, p, loop.steps_per_epoch),
-                             on_estimate=view.estimate if main else None)
-            if resume:
-                saved = loop.resume(out_dir / CHECKPOINT)
-                if main:
-                    write_run_files(out_dir, loop.progress, loop.steps_per_epoch)
-                console.info(f"resuming from {out_dir / CHECKPOINT} ({saved.get('engine', 'numba')} engine): "
-                             f"epoch {saved['epoch']}, batch {saved['batch']}")
-            where = f" on {placement.describe()}" if placement is not None else ""
-            per = f" per process (x{backend.world} = {config.batch_size * backend.world})" if backend.world > 1 else ""
-            epochs = f"{config.epochs} epoch" + ("" if config.epochs == 1 else "s")
-            console.info(f"training {spec.name} with the {engine} engine{where}: {epochs}, "
-                         f"batch {config.batch_size}{per}, "
-                         f"{config.optimizer} lr {config.lr:g}, {config.schedule} schedule, seed {config.seed}; "
-                         + (f"{config.describe_extras()}; " if config.describe_extras() else "")
-                         + f"run folder {out_dir}")
-            try:
-                history = loop.fit()
-            except TrainingStopped as stopped:
-                console.error(str(stopped))
-                raise SystemExit(stopped.exit_code) from None
-        if not main:
-            return
-        if loop.stopped_early:
-            console.info(loop.stopped_early)
-        console.out.print(epoch_table(history))
-        if prepared.test is not None:
-            loss, accuracy, predictions = backend.evaluate(prepared.test)
-            console.out.print(f"[bold]test accuracy {accuracy:.2%}[/] (loss {loss:.4f}) "
-                              f"on {len(prepared.test):,} images", markup=True)
-            console.out.print(confusion_matrix(prepared.test.y, predictions, prepared.classes))
-            _report_best(backend, prepared.test, out_dir, history[-1]["epoch"] if history else 0)
-        best = f"   best: {out_dir / BEST}" if (out_dir / BEST).exists() else ""
-        console.out.print(f"checkpoint: {out_dir / CHECKPOINT}{best}   curves: {out_dir / 'curves.png'}   "
-                          f"metrics: {out_dir / 'metrics.jsonl'}")
+    compiling = _start_compiling(engine, graph, config)
+    prepared = _prepare_data_once_per_machine(graph, data, config, fit, progress, placement)
+    meta = _run_meta(spec, graph, prepared, data, fit)
+    if saved_meta is not None:
+        _check_same_data(saved_meta, data, meta["data_fingerprint"], out_dir / CHECKPOINT)
+    check_settings(config, graph, data, prepared.classes)
+    console.info(f"data: {prepared.source}; train {len(prepared.train):,}, validation "
+                 f"{len(prepared.val) if prepared.val else 0:,}, test {len(prepared.test) if prepared.test else 0:,} "
+                 f"images of {list(prepared.train.shape)}")
+    backend = _backend(engine, graph, config, placement, sync_bn, compiling)
+    with (TrainingView(config.epochs) if main else Silent()) as view:
+        loop = TrainLoop(backend, config, prepared.train, prepared.val, out_dir, meta, view,
+                         on_saved=lambda p: write_run_files(out_dir, p, loop.steps_per_epoch),
+                         on_estimate=view.estimate if main else None)
+        if resume:
+            saved = loop.resume(out_dir / CHECKPOINT)
+            if main:
+                write_run_files(out_dir, loop.progress, loop.steps_per_epoch)
+            console.info(f"resuming from {out_dir / CHECKPOINT} ({saved.get('engine', 'numba')} engine): "
+                         f"epoch {saved['epoch']}, batch {saved['batch']}")
+        where = f" on {placement.describe()}" if placement is not None else ""
+        per = f" per process (x{backend.world} = {config.batch_size * backend.world})" if backend.world > 1 else ""
+        epochs = f"{config.epochs} epoch" + ("" if config.epochs == 1 else "s")
+        console.info(f"training {spec.name} with the {engine} engine{where}: {epochs}, batch {config.batch_size}{per}, "
+                     f"{config.optimizer} lr {config.lr:g}, {config.schedule} schedule, seed {config.seed}; "
+                     + (f"{config.describe_extras()}; " if config.describe_extras() else "")
+                     + f"run folder {out_dir}")
+        try:
+            history = loop.fit()
+        except TrainingStopped as stopped:
+            console.error(str(stopped))
+            raise SystemExit(stopped.exit_code) from None
+    if not main:
+        return
+    if loop.stopped_early:
+        console.info(loop.stopped_early)
+    console.out.print(epoch_table(history))
+    if prepared.test is not None:
+        loss, accuracy, predictions = backend.evaluate(prepared.test)
+        console.out.print(f"[bold]test accuracy {accuracy:.2%}[/] (loss {loss:.4f}) on {len(prepared.test):,} images",
+                          markup=True)
+        console.out.print(confusion_matrix(prepared.test.y, predictions, prepared.classes))
+        _report_best(backend, prepared.test, out_dir, history[-1]["epoch"] if history else 0)
+    best = f"   best: {out_dir / BEST}" if (out_dir / BEST).exists() else ""
+    console.out.print(f"checkpoint: {out_dir / CHECKPOINT}{best}   curves: {out_dir / 'curves.png'}   "
+                      f"metrics: {out_dir / 'metrics.jsonl'}")
 
 
 def _report_best(backend: Backend, test: Dataset, out_dir: Path, last_epoch: int) -> None:

@@ -19,13 +19,14 @@ forked when everything is cached, on one core, off Linux, or with CNNCLI_COMPILE
 """
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,10 +213,12 @@ class Compilation:
                 self.pids.append(_fork_child(self.queue, worker, kernels))
             except OSError:  # no memory or process slot: this process compiles the rest in `finish`
                 break
+        atexit.register(self.cancel)  # a run that ends before it joins them (bad data, Ctrl-C) stops them
 
     def finish(self) -> CompileReport:
         """Take the kernels left, wait for the children, then load theirs from the cache (and compile
         any a child did not finish)."""
+        atexit.unregister(self.cancel)
         try:
             self.queue.run(0, self.kernels)
         finally:
@@ -227,9 +230,10 @@ class Compilation:
         return CompileReport([_name(k) for k in self.kernels], by_worker, time.perf_counter() - self.started)
 
     def cancel(self) -> None:
-        """Stop the children that still run (the run failed before its first step)."""
+        """Stop the children that still run (at exit, when `finish` was never called)."""
         for pid in self.pids:
-            os.kill(pid, signal.SIGKILL)
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self._wait()
 
     def _wait(self) -> None:
