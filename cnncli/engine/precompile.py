@@ -104,12 +104,9 @@ def kernels_to_compile(calls: list[tuple[Dispatcher, tuple[Any, ...]]]) -> list[
     the largest first; None when Numba's cache cannot be read (no caching)."""
     grouped: dict[int, Kernel] = {}
     try:
-        for dispatcher, sig in calls:
-            if sig in dispatcher.overloads or _is_cached(dispatcher, sig):
-                continue
-            sigs = grouped.setdefault(id(dispatcher), (dispatcher, []))[1]
-            if sig not in sigs:
-                sigs.append(sig)
+        for dispatcher, sig in dict.fromkeys(calls):  # each pair once, in call order
+            if sig not in dispatcher.overloads and not _is_cached(dispatcher, sig):
+                grouped.setdefault(id(dispatcher), (dispatcher, []))[1].append(sig)
     except Exception:  # noqa: BLE001 - a cache of another kind, or none: the kernels compile lazily, as usual
         return None
     return sorted(grouped.values(), key=lambda kernel: -_size(kernel[0]))
