@@ -51,13 +51,16 @@ class CompileReport:
 
 
 def default_workers() -> int:
-    """CNNCLI_COMPILE_WORKERS, else the usable cores (at most MAX_WORKERS); 1 where fork is not safe to use."""
+    """CNNCLI_COMPILE_WORKERS, else as many as the run's threads (`--threads`: Numba's thread count)
+    and usable cores allow, at most MAX_WORKERS; 1 where fork is not safe to use."""
     if not sys.platform.startswith("linux"):
         return 1
     value = os.environ.get(WORKERS_VARIABLE, "")
     if value.isdigit() and int(value) >= 1:
         return int(value)
-    return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
+    from numba import config
+
+    return max(1, min(len(os.sched_getaffinity(0)), config.NUMBA_NUM_THREADS, MAX_WORKERS))
 
 
 @contextmanager

@@ -179,3 +179,13 @@ def test_cancel_stops_the_children():
     for pid in pids:
         with pytest.raises(ChildProcessError):  # reaped: no such child any more
             os.waitpid(pid, os.WNOHANG)
+
+
+def test_the_workers_follow_the_runs_threads_unless_told(monkeypatch):
+    from numba import config
+
+    monkeypatch.delenv(precompile.WORKERS_VARIABLE, raising=False)
+    monkeypatch.setattr(config, "NUMBA_NUM_THREADS", 1)  # cnn train --threads 1
+    assert precompile.default_workers() == 1
+    monkeypatch.setenv(precompile.WORKERS_VARIABLE, "3")
+    assert precompile.default_workers() == (3 if sys.platform.startswith("linux") else 1)
