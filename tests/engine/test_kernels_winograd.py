@@ -32,6 +32,11 @@ CASES = [
     (3, 8, 6, 6, 8, (1, 1, 1, 1)),       # the last row's vector reaches past npad (F a multiple of 4)
     (37, 6, 7, 5, 9, (1, 1, 1, 1)),      # dW: batch not a multiple of the samples per task
     (2, 5, 6, 7, 4, (2, 2, 2, 2)),       # dW: OW odd and Wq = OW (the last tile's column wraps)
+    # k tile rows per vector (tw = LANES / k: winograd_ir's _2 and _4 forms), th not a multiple of k:
+    (3, 7, 5, 7, 9, (1, 1, 1, 1)),       # tw 4, th 3, odd rows and columns
+    (2, 9, 13, 15, 6, (1, 1, 1, 1)),     # tw 8, th 7
+    (2, 6, 6, 4, 5, (1, 1, 1, 1)),       # tw 2, th 3 (k = 4 with 8-float vectors)
+    (37, 6, 7, 8, 9, (1, 1, 1, 1)),      # tw 4, batch 37 (dW tasks of 21 and 16, groups of 7, the last of 2)
 ]
 RTOL = 2e-6  # max |error| / max |reference|: measured 0.7e-7 .. 4e-7 (direct path: 0.9e-7 .. 1e-6)
 
@@ -205,26 +210,32 @@ def test_winograd_weight_gradient_is_the_same_bits_at_1_and_2_threads():
     assert runs[0].stdout == runs[1].stdout
 
 
-def test_transforms_compute_the_textbook_formulas(rng):
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_transforms_compute_the_textbook_formulas(rng, k):
     # Reference: B^T d B, A^T M A and A D A^T with the matrices of Lavin & Gray (2016), float64.
+    # k = 1: one tile row per vector; k = 2, 4: the _2 / _4 forms, k tile rows per vector.
     from numba import njit
 
+    from cnncli.engine.kernels import winograd_ir
     from cnncli.engine.kernels.microkernel import LANES
-    from cnncli.engine.kernels.winograd_ir import wino_dy_rows, wino_in_rows, wino_out_rows
 
+    suffix = "" if k == 1 else f"_{k}"
+    in_rows, out_rows, dy_rows = (getattr(winograd_ir, f"wino_{name}_rows{suffix}") for name in ("in", "out", "dy"))
     bt = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64)
     at = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float64)
 
     @njit
     def all3(src, wq, nv, th, tw, v, xs, mm, dst, ldr, cols, rows, dm):
-        wino_in_rows(src.ctypes.data, wq, nv, th, tw, v.ctypes.data, xs)
-        wino_out_rows(mm.ctypes.data, xs, nv, th, tw, dst.ctypes.data, ldr, cols, rows)
-        wino_dy_rows(src.ctypes.data, wq, nv, th, tw, dm.ctypes.data, xs, cols)
+        in_rows(src.ctypes.data, wq, nv, th, tw, v.ctypes.data, xs)
+        out_rows(mm.ctypes.data, xs, nv, th, tw, dst.ctypes.data, ldr, cols, rows)
+        dy_rows(src.ctypes.data, wq, nv, th, tw, dm.ctypes.data, xs, cols)
 
-    # 2 tile rows of tw = LANES + 3 tiles (2 vectors, the second mostly junk lanes); outputs:
-    # 3 rows (the second tile row writes one) of 2*tw - 1 columns (the last tile writes one)
-    th, tw = 2, LANES + 3
-    nv, wq, xs, cols, rows = 2, 2 * tw + 5, th * tw + LANES + 1, 2 * tw - 1, 3
+    if k == 1:  # 2 tile rows of tw = LANES + 3 tiles (2 vectors, the second mostly junk lanes)
+        th, tw, nv = 2, LANES + 3, 2
+    else:  # tw = LANES / k, and a tile-row count that leaves the last vector partly past th
+        th, tw, nv = k + 1, LANES // k, 1
+    # outputs: 2*th - 1 rows (the last tile row writes one) of 2*tw - 1 columns (the last tile writes one)
+    wq, xs, cols, rows = 2 * tw + 5, th * tw + LANES + 1, 2 * tw - 1, 2 * th - 1
     src = rng.standard_normal((2 * th + 2) * wq + 4 * LANES).astype(np.float32)
     mm = rng.standard_normal(16 * xs + LANES).astype(np.float32)
     v, dm = np.zeros(16 * xs + LANES, np.float32), np.zeros(16 * xs + LANES, np.float32)
@@ -241,10 +252,10 @@ def test_transforms_compute_the_textbook_formulas(rng):
                                        atol=1e-5)
             y = at @ mm.astype(np.float64)[np.arange(16) * xs + t].reshape(4, 4) @ at.T
             for i in range(2):
-                for k in range(2):
-                    if 2 * ti + i < rows and 2 * j + k < cols:
-                        at_ = (2 * ti + i) * wq + 2 * j + k
-                        assert dst[at_] == pytest.approx(y[i, k], rel=1e-5, abs=1e-5)
+                for k_ in range(2):
+                    if 2 * ti + i < rows and 2 * j + k_ < cols:
+                        at_ = (2 * ti + i) * wq + 2 * j + k_
+                        assert dst[at_] == pytest.approx(y[i, k_], rel=1e-5, abs=1e-5)
                         written[at_] = True
     assert written.sum() == rows * cols
     assert (dst[~written] == 7.0).all()  # masked stores: nothing past `cols` or `rows`

@@ -40,7 +40,8 @@ from numba import njit
 from ._common import FAST
 from .canvas import FlatGeometry, crop_canvas, fill_canvas, zero
 from .microkernel import COLS, FLOAT_BYTES, LANES, ROWS, grad_block, tiles
-from .winograd_ir import wino_dy_rows, wino_in_rows, wino_out_rows
+from .winograd_ir import (wino_dy_rows, wino_dy_rows_2, wino_dy_rows_4, wino_in_rows, wino_in_rows_2, wino_in_rows_4,
+                          wino_out_rows, wino_out_rows_2, wino_out_rows_4)
 
 XI = 16  # points of the 4 x 4 transform domain
 
@@ -80,11 +81,17 @@ def transform_weights(w: np.ndarray, out_rows: int, flip: bool = False) -> np.nd
 def input_transform(src: np.ndarray, s0: int, ldc: int, wq: int, ch_: int, v: np.ndarray, col0: int,
                     wg: WinoGeometry) -> None:
     """v[xi*vxi + c*ldv + col0 + ti*tw + tj] = (B^T d B)[xi] for each channel c < ch_ and tile
-    (ti, tj), d the 4 x 4 cells src[s0 + c*ldc + (2ti + a)*wq + 2tj + b] (winograd_ir.wino_in_rows)."""
+    (ti, tj), d the 4 x 4 cells src[s0 + c*ldc + (2ti + a)*wq + 2tj + b] (winograd_ir.wino_in_rows; the
+    _4 / _2 forms, 4 or 2 tile rows per vector, when tw = LANES / 4 or LANES / 2)."""
     nv = -(-wg.tw // LANES)
     for c in range(ch_):
-        wino_in_rows(src.ctypes.data + (s0 + c * ldc) * FLOAT_BYTES, wq, nv, wg.th, wg.tw,
-                     v.ctypes.data + (c * wg.ldv + col0) * FLOAT_BYTES, wg.vxi)
+        s, d = src.ctypes.data + (s0 + c * ldc) * FLOAT_BYTES, v.ctypes.data + (c * wg.ldv + col0) * FLOAT_BYTES
+        if 4 * wg.tw == LANES:
+            wino_in_rows_4(s, wq, nv, wg.th, wg.tw, d, wg.vxi)
+        elif 2 * wg.tw == LANES:
+            wino_in_rows_2(s, wq, nv, wg.th, wg.tw, d, wg.vxi)
+        else:
+            wino_in_rows(s, wq, nv, wg.th, wg.tw, d, wg.vxi)
 
 
 @njit(cache=True)
@@ -92,22 +99,33 @@ def output_transform(mm: np.ndarray, o_: int, col0: int, wg: WinoGeometry, dst: 
                      ldr: int) -> None:
     """dst[d0 + o*ldf + i*ldr + j] = (A^T M A)[i % 2, j % 2] of tile (i // 2, j // 2), for o < o_,
     i < wg.rows, j < wg.cols; M[xi] of output channel o and tile t at mm[xi*mxi + o*ldv + col0 + t]
-    (winograd_ir.wino_out_rows)."""
+    (winograd_ir.wino_out_rows, or its _4 / _2 forms as in input_transform)."""
     nv = -(-wg.tw // LANES)
     for o in range(o_):
-        wino_out_rows(mm.ctypes.data + (o * wg.ldv + col0) * FLOAT_BYTES, wg.mxi, nv, wg.th, wg.tw,
-                      dst.ctypes.data + (d0 + o * ldf) * FLOAT_BYTES, ldr, wg.cols, wg.rows)
+        s, d = mm.ctypes.data + (o * wg.ldv + col0) * FLOAT_BYTES, dst.ctypes.data + (d0 + o * ldf) * FLOAT_BYTES
+        if 4 * wg.tw == LANES:
+            wino_out_rows_4(s, wg.mxi, nv, wg.th, wg.tw, d, ldr, wg.cols, wg.rows)
+        elif 2 * wg.tw == LANES:
+            wino_out_rows_2(s, wg.mxi, nv, wg.th, wg.tw, d, ldr, wg.cols, wg.rows)
+        else:
+            wino_out_rows(s, wg.mxi, nv, wg.th, wg.tw, d, ldr, wg.cols, wg.rows)
 
 
 @njit(cache=True)
 def dy_transform(src: np.ndarray, s0: int, ldc: int, wq: int, ch_: int, v: np.ndarray, col0: int,
                  wg: WinoGeometry) -> None:
     """v[xi*mxi + c*ldv + col0 + ti*tw + tj] = (A D A^T)[xi] for each channel c < ch_ and tile (ti, tj),
-    D the 2 x 2 cells src[s0 + c*ldc + (2ti + i)*wq + 2tj + k], 0 past wg.cols (winograd_ir.wino_dy_rows)."""
+    D the 2 x 2 cells src[s0 + c*ldc + (2ti + i)*wq + 2tj + k], 0 past wg.cols (winograd_ir.wino_dy_rows, or
+    its _4 / _2 forms as in input_transform)."""
     nv = -(-wg.tw // LANES)
     for c in range(ch_):
-        wino_dy_rows(src.ctypes.data + (s0 + c * ldc) * FLOAT_BYTES, wq, nv, wg.th, wg.tw,
-                     v.ctypes.data + (c * wg.ldv + col0) * FLOAT_BYTES, wg.mxi, wg.cols)
+        s, d = src.ctypes.data + (s0 + c * ldc) * FLOAT_BYTES, v.ctypes.data + (c * wg.ldv + col0) * FLOAT_BYTES
+        if 4 * wg.tw == LANES:
+            wino_dy_rows_4(s, wq, nv, wg.th, wg.tw, d, wg.mxi, wg.cols)
+        elif 2 * wg.tw == LANES:
+            wino_dy_rows_2(s, wq, nv, wg.th, wg.tw, d, wg.mxi, wg.cols)
+        else:
+            wino_dy_rows(s, wq, nv, wg.th, wg.tw, d, wg.mxi, wg.cols)
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
