@@ -29,10 +29,10 @@ layers:
 STEP_KERNELS = {"flat_forward_pool", "flat_backward_pool", "_rows_gemm", "_xent", "_adam"}
 
 # One process: a backend on SPEC takes three steps on fixed data; prints what its first step compiled
-# (CompileReport) and a digest of the weights after the three steps. With "background", the compilation
+# (CompileReport) and the weights after the three steps. With "background", the compilation
 # starts before the backend exists (as run_training starts it before it loads the data).
 SCRIPT = """
-import hashlib, json, sys
+import json, sys
 import numpy as np
 from cnncli.engine.setup import configure
 configure(2)
@@ -51,8 +51,16 @@ rng = np.random.default_rng(0)
 x, y = rng.standard_normal((16, 1, 12, 12), dtype=np.float32), rng.integers(0, 3, 16)
 losses = [backend.step(x, y, 0.01)[0] for _ in range(3)]
 print(json.dumps({"kernels": backend.compiled.kernels, "by_worker": backend.compiled.by_worker, "losses": losses,
-                  "weights": hashlib.sha256(backend.network.flat.tobytes()).hexdigest()}))
+                  "weights": backend.network.flat.tolist()}))
 """
+
+
+def assert_same_training(run: dict, reference: dict) -> None:
+    """The same losses and weights as the reference run, up to float32 rounding: the same kernels,
+    though compiled in another order or process (docs/engine.md: a run that compiles its kernels has
+    been seen to differ from one that loads them in the last bits)."""
+    np.testing.assert_allclose(run["losses"], reference["losses"], rtol=1e-6)
+    np.testing.assert_allclose(run["weights"], reference["weights"], rtol=1e-5, atol=1e-7)
 
 
 def backend_on(spec: str) -> NumbaBackend:
@@ -144,9 +152,10 @@ def test_two_processes_compile_a_first_run_which_then_trains_as_one_compiled_alo
     assert sorted(sum(parallel["by_worker"].values(), [])) == sorted(parallel["kernels"])
     serial = run_script(tmp_path / "one", workers=1)
     assert serial["kernels"] == []  # one worker: nothing compiled ahead, every kernel at its first call
-    assert (parallel["losses"], parallel["weights"]) == (serial["losses"], serial["weights"])
-    cached = run_script(tmp_path / "two", workers=2)  # the cache the two processes filled
-    assert cached["kernels"] == [] and cached["weights"] == serial["weights"]
+    assert_same_training(parallel, serial)
+    cached = run_script(tmp_path / "two", workers=2)  # the cache the two processes filled: the same code
+    assert cached["kernels"] == []
+    assert (cached["losses"], cached["weights"]) == (parallel["losses"], parallel["weights"])
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parallel compilation forks (Linux only)")
@@ -155,8 +164,7 @@ def test_compiling_in_the_background_before_the_first_step_trains_as_one_process
     background = run_script(tmp_path / "background", workers=2, mode="background")
     assert STEP_KERNELS <= set(background["kernels"])
     assert background["by_worker"].get("1") and background["by_worker"].get("2"), background  # both children
-    serial = run_script(tmp_path / "one", workers=1)
-    assert (background["losses"], background["weights"]) == (serial["losses"], serial["weights"])
+    assert_same_training(background, run_script(tmp_path / "one", workers=1))
 
 
 def test_a_network_too_large_to_copy_compiles_lazily(monkeypatch):
