@@ -17,7 +17,8 @@ images/s of each engine and the median of the per-repeat ratios (ours / PyTorch:
   again with the cache filled (later runs); the difference is what compilation costs;
 * peak memory (max RSS) of a process training LeNet-5 for one epoch as `cnn train lenet5_relu
   --data mnist` does (data preparation included) when MNIST is in cnncli's data cache
-  (CNNCLI_DATA), else on an MNIST-sized synthetic set.
+  (CNNCLI_DATA), else on an MNIST-sized synthetic set; the second of two such processes, so
+  that Numba's cache is filled (a process that compiles holds LLVM's memory too).
 """
 from __future__ import annotations
 
@@ -235,6 +236,7 @@ def main() -> None:
         print()
         startup_lines(["lenet5_relu"] + ([] if args.quick else ["resnet20_cifar"]), args.threads)
     if not args.skip_memory:
+        _child(["--memory", "1"], thread_env(args.threads))  # fills Numba's cache with what the probe compiles
         wall, answer = _child(["--memory", "1"], thread_env(args.threads))
         print(f"peak memory training LeNet-5 (b64, one epoch; {answer['source']}): "
               f"{answer['max_rss_mb']:.0f} MB max RSS ({wall:.0f} s)")
