@@ -35,12 +35,17 @@ def _masked(builder: ir.IRBuilder, kind: str, vec: ir.VectorType) -> ir.Function
     return ir.Function(builder.module, sig, name)
 
 
+def _splat(builder: ir.IRBuilder, value: ir.Value, width: int) -> ir.Value:
+    """<width x i64> with every lane = value (an i64)."""
+    undef = ir.Constant(ir.VectorType(_I64, width), ir.Undefined)
+    return builder.shuffle_vector(builder.insert_element(undef, value, ir.Constant(_I32, 0)), undef,
+                                  ir.Constant(ir.VectorType(_I32, width), [0] * width))
+
+
 def _lanes_below(builder: ir.IRBuilder, width: int, limit: ir.Value, step: int) -> ir.Value:
     """The mask lane < limit (and lane % step == 0), <width x i1>."""
-    undef = ir.Constant(ir.VectorType(_I64, width), ir.Undefined)
-    splat = builder.shuffle_vector(builder.insert_element(undef, limit, ir.Constant(_I32, 0)), undef,
-                                   ir.Constant(ir.VectorType(_I32, width), [0] * width))
-    mask = builder.icmp_signed("<", ir.Constant(ir.VectorType(_I64, width), list(range(width))), splat)
+    lanes = ir.Constant(ir.VectorType(_I64, width), list(range(width)))
+    mask = builder.icmp_signed("<", lanes, _splat(builder, limit, width))
     if step == 1:
         return mask
     even = ir.Constant(ir.VectorType(_I1, width), [lane % step == 0 for lane in range(width)])

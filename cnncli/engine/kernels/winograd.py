@@ -40,8 +40,17 @@ from numba import njit
 from ._common import FAST
 from .canvas import FlatGeometry, crop_canvas, fill_canvas, zero
 from .microkernel import COLS, FLOAT_BYTES, LANES, ROWS, grad_block, tiles
-from .winograd_ir import (wino_dy_rows, wino_dy_rows_2, wino_dy_rows_4, wino_in_rows, wino_in_rows_2, wino_in_rows_4,
-                          wino_out_rows, wino_out_rows_2, wino_out_rows_4)
+from .winograd_ir import (
+    wino_dy_rows,
+    wino_dy_rows_2,
+    wino_dy_rows_4,
+    wino_in_rows,
+    wino_in_rows_2,
+    wino_in_rows_4,
+    wino_out_rows,
+    wino_out_rows_2,
+    wino_out_rows_4,
+)
 
 XI = 16  # points of the 4 x 4 transform domain
 

@@ -36,7 +36,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from .microkernel import _F32, _I32, _I64, _VEC, LANES, _const, _loop, _ptr, _vload
-from .rowcopy import _lanes_below, _masked
+from .rowcopy import _lanes_below, _masked, _splat
 
 
 def _mask(lanes: list[int]) -> ir.Constant:
@@ -88,7 +88,8 @@ def _in_rows(k: int):  # type: ignore[no-untyped-def]
                 for row in rows:  # d0..d3 of LANES tiles, then (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
                     if k == 1:
                         lo, hi = _vload(b, row[0], e), _vload(b, row[0], b.add(e, _const(LANES)))
-                        lo2, hi2 = _vload(b, row[0], b.add(e, _const(2))), _vload(b, row[0], b.add(e, _const(LANES + 2)))
+                        lo2 = _vload(b, row[0], b.add(e, _const(2)))
+                        hi2 = _vload(b, row[0], b.add(e, _const(LANES + 2)))
                     else:
                         (lo, hi), (lo2, hi2) = _pieces(b, row, 0, 2 * LANES // k), _pieces(b, row, 2, 2 * LANES // k)
                     d0, d1 = b.shuffle_vector(lo, hi, _EVENS), b.shuffle_vector(lo, hi, _ODDS)
@@ -131,7 +132,6 @@ def _out_rows(k: int):  # type: ignore[no-untyped-def]
         def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
             mm_a, xs_v, nv_v, th_v, tw_v, dst_a, ldr_v, cols_v, rows_v = args
             mm_0, dst_0 = _ptr(builder, mm_a, _F32), _ptr(builder, dst_a, _F32)
-            lane = ir.Constant(ir.VectorType(ir.IntType(64), LANES), list(range(LANES)))
             width = 2 * LANES // k  # output floats of one sub-row (k > 1)
             piece = ir.VectorType(_F32, width)
 
@@ -146,12 +146,7 @@ def _out_rows(k: int):  # type: ignore[no-untyped-def]
 
             def put(b: ir.IRBuilder, row: ir.Value, at: ir.Value, value: ir.Value) -> None:
                 """row[at + k] = value[k] where at + k < cols (a select of the old contents elsewhere)."""
-                room = b.sub(cols_v, at)
-                splat = b.shuffle_vector(b.insert_element(ir.Constant(ir.VectorType(ir.IntType(64), LANES),
-                                                                      ir.Undefined), room, ir.Constant(_I32, 0)),
-                                         ir.Constant(ir.VectorType(ir.IntType(64), LANES), ir.Undefined),
-                                         _mask([0] * LANES))
-                keep = b.icmp_signed("<", lane, splat)
+                keep = _lanes_below(b, LANES, b.sub(cols_v, at), 1)
                 _store(b, row, at, b.select(keep, value, _vload(b, row, at)))
 
             def put_rows(b: ir.IRBuilder, ti: ir.Value, i: int, ys: list) -> None:  # type: ignore[type-arg]
@@ -232,10 +227,7 @@ def _dy_rows(k: int):  # type: ignore[no-untyped-def]
                 j = b.mul(i, _const(LANES))
                 e = b.mul(j, _const(2))
                 room = b.sub(cols_v, e)  # D[., 1] of lane l is kept where 2(l % per) + 1 < cols - 2j
-                splat = b.shuffle_vector(b.insert_element(ir.Constant(ir.VectorType(_I64, LANES), ir.Undefined), room,
-                                                          ir.Constant(_I32, 0)),
-                                         ir.Constant(ir.VectorType(_I64, LANES), ir.Undefined), _mask([0] * LANES))
-                keep = b.icmp_signed("<", odd, splat)
+                keep = b.icmp_signed("<", odd, _splat(b, room, LANES))
                 r = []
                 for row in rows:  # D[i, 0], D[i, 1] of LANES tiles, then (D0, D0 + D1, D0 - D1, -D1)
                     if k == 1:
