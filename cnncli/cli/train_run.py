@@ -122,7 +122,7 @@ def _backend(engine: str, graph: Graph, config: TrainConfig, placement: Any, syn
     from cnncli.engine.trainer import NumbaBackend
 
     backend = NumbaBackend(Network(graph, seed=config.seed), config)
-    backend.compiling = compiling
+    backend.use_compilation(compiling)
     return backend
 
 

@@ -99,7 +99,7 @@ class NumbaBackend:
         self.optimizer: Optimizer = OPTIMIZERS[config.optimizer](network.flat.size, **config.optimizer_kwargs())
         self.label_smoothing, self.clip = config.label_smoothing, config.clip_grad_norm
         self.compiled: CompileReport | None = None  # set by the first step
-        self.compiling: Compilation | None = None  # started in the background by the caller, joined by the first step
+        self.compiling: Compilation | None = None  # see use_compilation; joined by the first step
 
     def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, int, int]:
         if self.compiled is None:
@@ -127,8 +127,17 @@ class NumbaBackend:
         if not dry_run_fits(self.graph):
             return report
         rest = compile_step_kernels(dry_run_phases(self.graph, self.config, x, y, lr))
-        return CompileReport(report.kernels + rest.kernels, {**report.by_worker, **rest.by_worker},
-                             report.seconds + rest.seconds)
+        by_worker = {w: report.by_worker.get(w, []) + rest.by_worker.get(w, [])
+                     for w in {**report.by_worker, **rest.by_worker}}
+        return CompileReport(report.kernels + rest.kernels, by_worker, report.seconds + rest.seconds)
+
+    def use_compilation(self, compiling: Compilation | None) -> None:
+        """Take the compilation started before the data loaded (start_compiling) for the first step to
+        join. None: that dry run found nothing to compile (or no second core), so the first step skips
+        its own, which would find the same on every later run."""
+        self.compiling = compiling
+        if compiling is None:
+            self.compiled = CompileReport()
 
     def agree(self, flag: bool) -> bool:
         return flag

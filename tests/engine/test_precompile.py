@@ -46,7 +46,8 @@ config = load_train_config({"epochs": 1, "batch_size": 16, "seed": 0, "optimizer
                            "tiny.yaml", {})
 compiling = start_compiling(graph, config) if sys.argv[2] == "background" else None
 backend = NumbaBackend(Network(graph, seed=0), config)
-backend.compiling = compiling
+if compiling is not None:
+    backend.use_compilation(compiling)
 rng = np.random.default_rng(0)
 x, y = rng.standard_normal((16, 1, 12, 12), dtype=np.float32), rng.integers(0, 3, 16)
 losses = [backend.step(x, y, 0.01)[0] for _ in range(3)]
@@ -197,3 +198,13 @@ def test_the_workers_follow_the_runs_threads_unless_told(monkeypatch):
     assert precompile.default_workers() == 1
     monkeypatch.setenv(precompile.WORKERS_VARIABLE, "3")
     assert precompile.default_workers() == (3 if sys.platform.startswith("linux") else 1)
+
+
+def test_a_run_whose_early_dry_run_found_nothing_skips_the_first_steps(monkeypatch):
+    """cnn train's dry run before the data found everything cached: the first step does not repeat it."""
+    calls = []
+    monkeypatch.setattr("cnncli.engine.trainer.compile_step_kernels", lambda phases: calls.append(phases))
+    backend = backend_on(SPEC)
+    backend.use_compilation(None)
+    backend.step(*batch(), 0.01)
+    assert calls == [] and backend.compiled == precompile.CompileReport()
