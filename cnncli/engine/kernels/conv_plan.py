@@ -33,7 +33,8 @@ from .winograd import XI, WinoGeometry, transform_weights
 _CHUNK_BYTES = 256 * 1024  # backward: canvases + dY' of the samples of one task, about L2 ...
 _MAX_CHUNK_BYTES = 1024 * 1024  # ... unless small images need more samples for:
 _WINO_MIN_CHANNELS = 32  # use_winograd
-_WINO_DW_SAMPLES = 8  # samples per group of a Winograd weight gradient, at most (_wino_dw_tasks)
+_WINO_DW_SAMPLES = 8  # samples per group of a Winograd weight gradient, at most (_wino_dw_tasks) ...
+_WINO_DW_GROUP_BYTES = 4 * 1024 * 1024  # ... and V + dM of a group within this, unless one sample needs more
 _MIN_REDUCTION = 128  # vectors summed per grad_tile call, so that its horizontal sums stay cheap (PROFILE.md)
 
 Pads = tuple[int, int, int, int]
@@ -204,7 +205,7 @@ def flat_conv_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray
     wino = g.wino and need_dx
     wino_dw = wino and g.wino_dw
     if wino_dw:
-        tasks, per, spc = _wino_dw_tasks(n)
+        tasks, per, spc = _wino_dw_tasks(n, XI * (c_rows + f_rows) * -(-g.oh // 2) * -(-g.ow // 2) * x.itemsize)
         wd = _wino_geometry(g.oh, g.ow, spc, c_rows, f_rows)._replace(spc=per * spc)
     else:
         spc = _samples_per_task(n, (csize + dsize) * x.itemsize, g.dw_vectors)
@@ -240,13 +241,17 @@ def flat_conv_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray
     return (dx if need_dx else None), dw, (dbp.sum(axis=0) if need_db else None)
 
 
-def _wino_dw_tasks(n: int) -> tuple[int, int, int]:
+def _wino_dw_tasks(n: int, per_sample: int) -> tuple[int, int, int]:
     """(tasks, groups per task, samples per group) of a Winograd weight gradient: an even number of
     tasks, at least THREADS (one dW partial each, so THREADS only where it is odd or over 2: the same
     bits at 1 and 2 threads), groups of at most _WINO_DW_SAMPLES samples (transforms and GEMM; at
-    8x8, 8 samples are 128 tiles: 8 vectors per grad_block sum), as even as n allows."""
+    8x8, 8 samples are 128 tiles: 8 vectors per grad_block sum) whose V and dM (per_sample bytes
+    each) fit _WINO_DW_GROUP_BYTES, else one sample (at 64x64 and up, 2 MB and more per sample,
+    groups of 8 made this dW 1.3-2.2x slower than the direct tiles, groups of 1 1.0-1.4x faster:
+    bench/PROFILE.md, "Issue 13, round three"), as even as n allows."""
+    cap = max(1, min(_WINO_DW_SAMPLES, _WINO_DW_GROUP_BYTES // per_sample))
     tasks = min(n, max(2, THREADS + THREADS % 2))
-    per = -(-n // (tasks * _WINO_DW_SAMPLES))
+    per = -(-n // (tasks * cap))
     spc = -(-n // (tasks * per))
     return -(-n // (per * spc)), per, spc
 
