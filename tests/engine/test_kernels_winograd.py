@@ -289,10 +289,12 @@ def test_transforms_compute_the_textbook_formulas(rng, k):
 def test_the_rule_picks_winograd_for_stride_1_3x3_only():
     # Reference: the task's rule (stride-2, 1x1 and 5x5 layers keep the direct path) and the
     # measured one (conv_plan.use_winograd).
-    # ResNet-20: 32->32 16x16 and 64->64 8x8 by Winograd; 16->16 32x32 (measured no faster) direct
+    # ResNet-20: 16->16 32x32, 32->32 16x16 and 64->64 8x8 by Winograd; 8 channels (measured slower) direct
+    assert conv_plan.geometry(16, 32, 32, 16, 3, 3, 1, (1, 1, 1, 1)).wino
     assert conv_plan.geometry(32, 16, 16, 32, 3, 3, 1, (1, 1, 1, 1)).wino
     assert conv_plan.geometry(64, 8, 8, 64, 3, 3, 1, (1, 1, 1, 1)).wino
-    assert not conv_plan.geometry(16, 32, 32, 16, 3, 3, 1, (1, 1, 1, 1)).wino
+    assert not conv_plan.geometry(8, 32, 32, 8, 3, 3, 1, (1, 1, 1, 1)).wino
+    assert not conv_plan.geometry(16, 32, 32, 8, 3, 3, 1, (1, 1, 1, 1)).wino
     assert not conv_plan.geometry(3, 32, 32, 16, 3, 3, 1, (1, 1, 1, 1)).wino
     assert not conv_plan.geometry(16, 32, 32, 32, 3, 3, 2, (1, 1, 1, 1)).wino
     assert not conv_plan.geometry(16, 32, 32, 32, 1, 1, 1, (0, 0, 0, 0)).wino

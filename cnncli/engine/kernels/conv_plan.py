@@ -32,7 +32,7 @@ from .winograd import XI, WinoGeometry, transform_weights
 
 _CHUNK_BYTES = 256 * 1024  # backward: canvases + dY' of the samples of one task, about L2 ...
 _MAX_CHUNK_BYTES = 1024 * 1024  # ... unless small images need more samples for:
-_WINO_MIN_CHANNELS = 32  # use_winograd
+_WINO_MIN_CHANNELS = 16  # use_winograd
 _WINO_DW_SAMPLES = 8  # samples per group of a Winograd weight gradient, at most (_wino_dw_tasks) ...
 _WINO_DW_GROUP_BYTES = 4 * 1024 * 1024  # ... and V + dM of a group within this, unless one sample needs more
 _MIN_REDUCTION = 128  # vectors summed per grad_tile call, so that its horizontal sums stay cheap (PROFILE.md)
@@ -130,10 +130,12 @@ def geometry(c: int, h: int, width: int, f: int, kh: int, kw: int, s: int, pads:
 
 def use_winograd(c: int, f: int, kh: int, kw: int, s: int, oh: int, ow: int) -> bool:
     """Winograd for the stride-1 3x3 layers where it measured faster than the direct tiles: at
-    least 32 input and output channels (bench/PROFILE.md, "Issue 13: Winograd": with 16 its
-    transforms cost what its GEMMs save; with 32, 1.25-1.5x faster, with 64, 1.5-1.8x, from
-    8x8 to 32x32 images). The weight gradient too: measured faster on every such layer tried,
-    4x4 to 32x32, 32 to 256 channels (PROFILE.md, "Issue 13: Winograd weight gradient")."""
+    least 16 input and output channels. With 32, 1.25-1.5x faster, with 64, 1.5-1.8x, from 8x8
+    to 32x32 images (bench/PROFILE.md, "Issue 13: Winograd"); with 16, level on Zen 5 and
+    1.09-1.19x faster on Zen 4, where a ResNet-20 step got 1.09x faster (PROFILE.md, "Issue 13,
+    round three"); with 8, 0.9x. The weight gradient too: measured faster on every such layer
+    tried, 4x4 to 128x128, 16 to 256 channels (PROFILE.md, "Issue 13: Winograd weight gradient"
+    and "round three")."""
     return kh == kw == 3 and s == 1 and min(c, f) >= _WINO_MIN_CHANNELS
 
 
