@@ -175,7 +175,7 @@ def flat_conv_forward(g: Geometry, x: np.ndarray, w: np.ndarray, b: np.ndarray |
     geo = g.kernel_args(mode, pool)
     if g.wino:
         tiles = -(-g.oh // 2) * -(-g.ow // 2)
-        spc = _wino_samples(x.shape[0], tiles, XI * (g.c + f_rows) * tiles * x.itemsize)
+        spc = _wino_samples(x.shape[0], tiles, _wino_sample_bytes(g.c, f_rows, tiles, x.itemsize))
         wg = _wino_geometry(g.oh, g.ow, spc, g.c, f_rows)
         u, (vs, ms, voffs) = transform_weights(w, f_rows), _wino_workspaces(wg, g.c, x.dtype)
         wt, offs = np.zeros((0, f_rows), x.dtype), g.offs[:0]
@@ -207,7 +207,8 @@ def flat_conv_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray
     wino = g.wino and need_dx
     wino_dw = wino and g.wino_dw
     if wino_dw:
-        tasks, per, spc = _wino_dw_tasks(n, XI * (c_rows + f_rows) * -(-g.oh // 2) * -(-g.ow // 2) * x.itemsize)
+        tiles = -(-g.oh // 2) * -(-g.ow // 2)
+        tasks, per, spc = _wino_dw_tasks(n, _wino_sample_bytes(c_rows, f_rows, tiles, x.itemsize))
         wd = _wino_geometry(g.oh, g.ow, spc, c_rows, f_rows)._replace(spc=per * spc)
     else:
         spc = _samples_per_task(n, (csize + dsize) * x.itemsize, g.dw_vectors)
@@ -241,6 +242,12 @@ def flat_conv_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray
                       dcvs, vs, ms, geo, wg, wd)
     dw = np.ascontiguousarray(dwp.sum(axis=0)[:g.f, :k]).reshape(w.shape)  # Winograd dW: in task order
     return (dx if need_dx else None), dw, (dbp.sum(axis=0) if need_db else None)
+
+
+def _wino_sample_bytes(i_: int, o_rows: int, tiles: int, itemsize: int) -> int:
+    """Bytes of one sample's transform-domain buffers: V of i_ channels and M (or dM) of o_rows,
+    16 values per 2 x 2 tile and channel."""
+    return XI * (i_ + o_rows) * tiles * itemsize
 
 
 def _wino_dw_tasks(n: int, per_sample: int) -> tuple[int, int, int]:
