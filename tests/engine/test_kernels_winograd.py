@@ -1,4 +1,5 @@
-"""Winograd F(2x2, 3x3) for conv_flat's stride-1 3x3 layers (kernels/winograd.py, winograd_ir.py).
+"""Winograd F(2x2, 3x3) and F(4x4, 3x3) for conv_flat's stride-1 3x3 layers (kernels/winograd.py,
+winograd_ir.py, winograd4_ir.py).
 
 References: PyTorch in float64 (F.conv2d and autograd; torch.nn.grad.conv2d_weight for the
 weight gradient of each prologue mode, its dY' from the formulas of conv_flat's doc in NumPy)
@@ -39,6 +40,19 @@ CASES = [
     (37, 6, 7, 8, 9, (1, 1, 1, 1)),      # tw 4, batch 37 (dW tasks of 21 and 16, groups of 7, the last of 2)
 ]
 RTOL = 2e-6  # max |error| / max |reference|: measured 0.7e-7 .. 4e-7 (direct path: 0.9e-7 .. 1e-6)
+# F(4x4, 3x3) (forward, dx and dW): sides multiples of 4 (conv_plan.winograd4_fits)
+CASES4 = [
+    (2, 16, 32, 32, 16, (1, 1, 1, 1)),   # ResNet-20 16->16 32x32 (8 tiles a row)
+    (3, 32, 16, 16, 32, (1, 1, 1, 1)),   # ResNet-20 32->32 16x16 (4 tiles a row)
+    (2, 64, 8, 8, 64, (1, 1, 1, 1)),     # 64->64 8x8 (2 tiles a row; the rule keeps F(2x2) there)
+    (2, 5, 16, 12, 6, (0, 2, 1, 1)),     # asymmetric padding, H != W, C and F not multiples of 4
+    (3, 7, 24, 20, 9, (1, 1, 1, 1)),     # 6 and 5 tiles: one vector a tile row, junk lanes
+    (2, 9, 64, 16, 6, (1, 1, 1, 1)),     # 16 tiles a row
+    (2, 6, 4, 4, 5, (1, 1, 1, 1)),       # one tile
+    (2, 3, 12, 16, 4, (1, 1, 1, 1)),     # 3 tile rows of 4 (k = 4 with 16-float vectors: th not a multiple)
+    (37, 17, 8, 16, 18, (1, 1, 1, 1)),   # batch 37, F not a multiple of 4
+]
+RTOL4 = 1e-5  # measured 1.8e-6 .. 7e-6 for y and dx, 1e-6 .. 3e-6 for dW (transform coefficients up to 8 and 1/24)
 
 
 def reference(x, w, b, pads, dy):
@@ -49,9 +63,10 @@ def reference(x, w, b, pads, dy):
     return y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
 
 
-def run(x, w, b, pads, dy, wino: bool, mode=BIAS, **extra):
-    """(y, dx, dw, db) through conv_plan with the Winograd choice (forward, dx, dW) forced on or off."""
-    g = conv_plan.with_winograd(conv_plan.plan_for(x, w, 1, pads), wino)
+def run(x, w, b, pads, dy, wino: bool, mode=BIAS, m=None, **extra):
+    """(y, dx, dw, db) through conv_plan with the Winograd choice (forward, dx, dW) forced on or off,
+    F(m x m, 3x3) for the forward and dx (the rule's unless given)."""
+    g = conv_plan.with_winograd(conv_plan.plan_for(x, w, 1, pads), wino, m=m)
     assert g.wino == g.wino_dw == wino
     y = np.empty((x.shape[0], w.shape[0], g.oh, g.ow), np.float32)
     conv_plan.flat_conv_forward(g, x, w, b, y, mode)
@@ -71,7 +86,7 @@ def test_forward_dx_dw_match_torch(randn, case):
     oh, ow = h + pads[0] + pads[1] - 2, wd + pads[2] + pads[3] - 2
     dy = randn(n, f, oh, ow)
     refs = reference(x, w, b, pads, dy)
-    wino, direct = run(x, w, b, pads, dy, True), run(x, w, b, pads, dy, False)
+    wino, direct = run(x, w, b, pads, dy, True, m=2), run(x, w, b, pads, dy, False)
     for name, ours, plain, ref in zip(("y", "dx", "dw", "db"), wino, direct, refs):
         assert ours.shape == ref.shape, name
         err, base = rel_err(ours, ref), rel_err(plain, ref)
@@ -79,20 +94,36 @@ def test_forward_dx_dw_match_torch(randn, case):
         assert err <= 4 * base + 1e-7, (name, err, base)
 
 
+@pytest.mark.parametrize("case", CASES4)
+def test_f4_forward_dx_dw_match_torch(randn, case):
+    # Reference: PyTorch float64; F(4x4, 3x3) within RTOL4 for y, dx and dW, db (the bias sums) within RTOL.
+    n, c, h, wd, f, pads = case
+    x, w, b = randn(n, c, h, wd), randn(f, c, 3, 3), randn(f)
+    dy = randn(n, f, h, wd)
+    for name, ours, ref in zip(("y", "dx", "dw", "db"), run(x, w, b, pads, dy, True, m=4),
+                               reference(x, w, b, pads, dy)):
+        assert ours.shape == ref.shape, name
+        assert rel_err(ours, ref) <= (RTOL4 if name != "db" else RTOL), (name, rel_err(ours, ref))
+
+
+@pytest.mark.parametrize("m", [2, 4])
 @pytest.mark.parametrize("mode", [RELU, BN, BN_RELU])
-def test_epilogue_and_prologue_modes_match_the_direct_path(randn, mode):
+def test_epilogue_and_prologue_modes_match_the_direct_path(randn, mode, m):
     # Reference: the direct path in the same mode (same epilogue and prologue code; Y and dx
     # differ by rounding only). BN*: statistics of y, and the prologue dY' = A*g + B + D*(y - mu).
-    x, w, b = randn(3, 6, 10, 9), randn(7, 6, 3, 3), randn(7)
+    # F(2x2, 3x3) on 10x9 images, F(4x4, 3x3) on 12x16.
+    hw = (10, 9) if m == 2 else (12, 16)
+    rtol = RTOL if m == 2 else RTOL4
+    x, w, b = randn(3, 6, *hw), randn(7, 6, 3, 3), randn(7)
     pads = (1, 1, 1, 1)
     outs = []
     for wino in (True, False):
-        g = conv_plan.with_winograd(conv_plan.plan_for(x, w, 1, pads), wino)
-        y = np.empty((3, 7, 10, 9), np.float32)
+        g = conv_plan.with_winograd(conv_plan.plan_for(x, w, 1, pads), wino, m=m if wino else None)
+        y = np.empty((3, 7, *hw), np.float32)
         stats = conv_plan.flat_conv_forward(g, x, w, b, y, mode)
         outs.append((y, stats))
     (y, stats), (y_ref, stats_ref) = outs
-    np.testing.assert_allclose(y, y_ref, rtol=0, atol=RTOL * np.abs(y_ref).max())
+    np.testing.assert_allclose(y, y_ref, rtol=0, atol=rtol * np.abs(y_ref).max())
     np.testing.assert_allclose(stats, stats_ref, rtol=1e-5, atol=1e-3)
     if mode != RELU:
         y64 = y.astype(np.float64)
@@ -102,33 +133,38 @@ def test_epilogue_and_prologue_modes_match_the_direct_path(randn, mode):
     dz = randn(*y.shape)
     coef = np.stack([randn(7), randn(7), randn(7), randn(7), np.zeros(7, np.float32)])
     extra = {"saved": y_ref} if mode == RELU else {"saved": y_ref, "yconv": y_ref, "coef": coef}
-    grads = [conv_plan.flat_conv_backward(conv_plan.with_winograd(conv_plan.plan_for(x, w, 1, pads), wino),
+    grads = [conv_plan.flat_conv_backward(conv_plan.with_winograd(conv_plan.plan_for(x, w, 1, pads), wino,
+                                                                  m=m if wino else None),
                                           x, w, dz, mode, True, True, **extra) for wino in (True, False)]
     (dx, dw, db), (dx_ref, dw_ref, db_ref) = grads
-    np.testing.assert_allclose(dx, dx_ref, rtol=0, atol=RTOL * np.abs(dx_ref).max())
-    np.testing.assert_allclose(dw, dw_ref, rtol=0, atol=RTOL * np.abs(dw_ref).max())
+    np.testing.assert_allclose(dx, dx_ref, rtol=0, atol=rtol * np.abs(dx_ref).max())
+    np.testing.assert_allclose(dw, dw_ref, rtol=0, atol=rtol * np.abs(dw_ref).max())
     np.testing.assert_allclose(db, db_ref, rtol=0, atol=RTOL * np.abs(db_ref).max())  # tasks of other sizes
 
 
-def test_pool_mode_matches_the_direct_path(randn):
+@pytest.mark.parametrize("m", [2, 4])
+def test_pool_mode_matches_the_direct_path(randn, m):
     # Reference: the direct path's conv -> relu -> 2x2 max pool (values; the gradient given the
     # same pooling codes), itself checked against the unfused kernels in test_kernels_conv_flat.
-    x, w, b = randn(3, 5, 12, 10), randn(6, 5, 3, 3), randn(6)
+    hw = (12, 10) if m == 2 else (12, 16)
+    x, w, b = randn(3, 5, *hw), randn(6, 5, 3, 3), randn(6)
     pads = (1, 1, 1, 1)
     ys = []
     for wino in (True, False):
-        g = conv_plan.with_winograd(conv_plan.plan_for(x, w, 1, pads), wino)
-        y, codes = np.empty((3, 6, 6, 5), np.float32), np.empty((3, 6, 6, 5), np.int8)
+        g = conv_plan.with_winograd(conv_plan.plan_for(x, w, 1, pads), wino, m=m if wino else None)
+        pooled = (3, 6, hw[0] // 2, hw[1] // 2)
+        y, codes = np.empty(pooled, np.float32), np.empty(pooled, np.int8)
         conv_plan.flat_conv_forward(g, x, w, b, y, POOL, 2, codes)
         ys.append((g, y, codes))
     (g, y, codes), (g_ref, y_ref, codes_ref) = ys
-    np.testing.assert_allclose(y, y_ref, rtol=0, atol=RTOL * np.abs(y_ref).max())
+    rtol = RTOL if m == 2 else RTOL4
+    np.testing.assert_allclose(y, y_ref, rtol=0, atol=rtol * np.abs(y_ref).max())
     assert (codes == codes_ref).mean() > 0.99  # a near-tie may go the other way after rounding
     dy = randn(*y.shape)
     dx, dw, db = conv_plan.flat_conv_backward(g, x, w, dy, POOL, True, True, 2, codes=codes)
     dx_ref, dw_ref, db_ref = conv_plan.flat_conv_backward(g_ref, x, w, dy, POOL, True, True, 2, codes=codes)
-    np.testing.assert_allclose(dx, dx_ref, rtol=0, atol=RTOL * np.abs(dx_ref).max())
-    np.testing.assert_allclose(dw, dw_ref, rtol=0, atol=RTOL * np.abs(dw_ref).max())
+    np.testing.assert_allclose(dx, dx_ref, rtol=0, atol=rtol * np.abs(dx_ref).max())
+    np.testing.assert_allclose(dw, dw_ref, rtol=0, atol=rtol * np.abs(dw_ref).max())
     np.testing.assert_allclose(db, db_ref, rtol=0, atol=RTOL * np.abs(db_ref).max())  # tasks of other sizes
 
 
@@ -148,14 +184,15 @@ def prologue(mode, dz, saved, yconv, coef, codes=None, k=2, shape=None):
     return g
 
 
-@pytest.mark.parametrize("pads", [(0, 0, 0, 0), (1, 1, 1, 1)])
+@pytest.mark.parametrize("pads, m", [((0, 0, 0, 0), 2), ((1, 1, 1, 1), 2), ((1, 1, 1, 1), 4)])
 @pytest.mark.parametrize("mode", [BIAS, RELU, BN, BN_RELU, POOL])
-def test_winograd_weight_gradient_matches_torch_in_every_mode(randn, mode, pads):
+def test_winograd_weight_gradient_matches_torch_in_every_mode(randn, mode, pads, m):
     # Reference: torch.nn.grad.conv2d_weight in float64 on dY' from the prologue's formulas
-    # (prologue above); odd H and W, a batch that is not a multiple of the samples per task.
-    n, c, h, wd, f = 7, 6, 11, 9, 5
+    # (prologue above); a batch that is not a multiple of the samples per task; F(2x2, 3x3) on
+    # odd H and W, F(4x4, 3x3) on 12x8.
+    n, c, (h, wd), f = 7, 6, ((11, 9) if m == 2 else (12, 8)), 5
     x, w, b = randn(n, c, h, wd), randn(f, c, 3, 3), randn(f)
-    g = conv_plan.with_winograd(conv_plan.plan_for(x, w, 1, pads), True)
+    g = conv_plan.with_winograd(conv_plan.plan_for(x, w, 1, pads), True, m=m)
     assert g.wino_dw
     y = np.empty((n, f, g.oh, g.ow), np.float32)
     if mode == POOL:
@@ -173,7 +210,7 @@ def test_winograd_weight_gradient_matches_torch_in_every_mode(randn, mode, pads)
         dyp = prologue(mode, dz, y, y, coef)
     xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pads[0], pads[1]), (pads[2], pads[3])))
     ref = torch.nn.grad.conv2d_weight(torch.tensor(xp), w.shape, torch.tensor(dyp)).numpy()
-    assert rel_err(dw, ref) <= RTOL
+    assert rel_err(dw, ref) <= (RTOL if m == 2 else RTOL4)
 
 
 
@@ -286,6 +323,54 @@ def test_transforms_compute_the_textbook_formulas(rng, k):
     assert (dst[~written] == 7.0).all()  # masked stores: nothing past `cols` or `rows`
 
 
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_f4_transforms_compute_the_textbook_formulas(rng, k):
+    # Reference: B^T d B and A^T M A of F(4x4, 3x3) with the matrices of Lavin & Gray (2016), float64.
+    # k = 1: one tile row per vector; k = 2, 4: the _2 / _4 forms, k tile rows per vector.
+    from numba import njit
+
+    from cnncli.engine.kernels import winograd4_ir
+    from cnncli.engine.kernels.microkernel import LANES
+
+    suffix = "" if k == 1 else f"_{k}"
+    in_rows, out_rows = (getattr(winograd4_ir, f"wino4_{name}_rows{suffix}") for name in ("in", "out"))
+    bt = np.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0],
+                   [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]], np.float64)
+    at = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]], np.float64)
+
+    @njit
+    def both(src, wq, nv, th, tw, v, xs, mm, dst, ldr, cols, rows):
+        in_rows(src.ctypes.data, wq, nv, th, tw, v.ctypes.data, xs)
+        out_rows(mm.ctypes.data, xs, nv, th, tw, dst.ctypes.data, ldr, cols, rows)
+
+    if k == 1:  # 2 tile rows of tw = LANES + 3 tiles (2 vectors, the second mostly junk lanes)
+        th, tw, nv = 2, LANES + 3, 2
+    else:  # tw = LANES / k, and a tile-row count that leaves the last vector partly past th
+        th, tw, nv = k + 1, LANES // k, 1
+    # outputs: 4*th - 1 rows (the last tile row writes three) of 4*tw - 2 columns (the last tile writes two)
+    wq, xs, cols, rows = 4 * tw + 7, th * tw + LANES + 1, 4 * tw - 2, 4 * th - 1
+    src = rng.standard_normal((4 * th + 2) * wq + 4 * nv * LANES + 8).astype(np.float32)
+    mm = rng.standard_normal(36 * xs + LANES).astype(np.float32)
+    v = np.zeros(36 * xs + LANES, np.float32)
+    dst = np.full((4 * th + 1) * wq + 4 * LANES, 7.0, np.float32)
+    both(src, wq, nv, th, tw, v, xs, mm, dst, wq, cols, rows)
+    written = np.zeros(dst.size, bool)
+    for ti in range(th):
+        for j in range(tw):
+            d = src.astype(np.float64)[(4 * ti + np.arange(6)[:, None]) * wq + 4 * j + np.arange(6)]
+            t = ti * tw + j
+            np.testing.assert_allclose(v[np.arange(36) * xs + t], (bt @ d @ bt.T).ravel(), rtol=1e-5, atol=1e-4)
+            y = at @ mm.astype(np.float64)[np.arange(36) * xs + t].reshape(6, 6) @ at.T
+            for i in range(4):
+                for k_ in range(4):
+                    if 4 * ti + i < rows and 4 * j + k_ < cols:
+                        at_ = (4 * ti + i) * wq + 4 * j + k_
+                        assert dst[at_] == pytest.approx(y[i, k_], rel=1e-5, abs=1e-4)
+                        written[at_] = True
+    assert written.sum() == rows * cols
+    assert (dst[~written] == 7.0).all()  # masked stores: nothing past `cols` or `rows`
+
+
 def test_the_rule_picks_winograd_for_stride_1_3x3_only():
     # Reference: the task's rule (stride-2, 1x1 and 5x5 layers keep the direct path) and the
     # measured one (conv_plan.use_winograd).
@@ -300,6 +385,18 @@ def test_the_rule_picks_winograd_for_stride_1_3x3_only():
     assert not conv_plan.geometry(16, 32, 32, 32, 1, 1, 1, (0, 0, 0, 0)).wino
     assert not conv_plan.geometry(6, 14, 14, 16, 5, 5, 1, (0, 0, 0, 0)).wino
     assert not conv_plan.with_winograd(conv_plan.geometry(6, 14, 14, 16, 5, 5, 1, (0, 0, 0, 0)), True).wino
+
+
+def test_the_rule_picks_f4_from_16_wide_sides_that_are_multiples_of_4():
+    # Reference: the measured rule (conv_plan.use_winograd4: F(4x4, 3x3) 1.15-1.25x faster forward at
+    # 16x16 and 32x32, 0.63x at 8x8, bench/PROFILE.md) and the fit (sides multiples of 4).
+    assert conv_plan.geometry(16, 32, 32, 16, 3, 3, 1, (1, 1, 1, 1)).wino_m == 4
+    assert conv_plan.geometry(32, 16, 16, 32, 3, 3, 1, (1, 1, 1, 1)).wino_m == 4
+    assert conv_plan.geometry(64, 8, 8, 64, 3, 3, 1, (1, 1, 1, 1)).wino_m == 2
+    assert conv_plan.geometry(32, 14, 14, 32, 3, 3, 1, (1, 1, 1, 1)).wino_m == 2
+    assert conv_plan.geometry(32, 18, 18, 32, 3, 3, 1, (0, 0, 0, 0)).wino_m == 2  # 16x16 outputs of 18x18
+    with pytest.raises(ValueError, match="multiples of 4"):
+        conv_plan.with_winograd(conv_plan.geometry(32, 14, 14, 32, 3, 3, 1, (1, 1, 1, 1)), True, m=4)
 
 
 def test_the_8_float_transforms_too(tmp_path):

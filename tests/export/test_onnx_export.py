@@ -24,8 +24,10 @@ from cnncli.zoo import zoo_specs
 SPECS = Path(__file__).parent / "onnx_specs"
 ZOO = sorted(zoo_specs())
 BIG = {"alexnet", "vgg16"}  # over 60 M parameters: one image per batch
-TOLERANCE = 1e-5  # of the output's largest magnitude: float32 round-off through a few dozen layers
-# (the zoo nets with their initial weights give outputs from 0.02 to 4; seen: 2e-6 of that at most)
+TOLERANCE = 3e-5  # of the output's largest magnitude: float32 round-off through a few dozen layers
+# (the zoo nets with their initial weights give outputs from 0.02 to 4; seen: 2e-6 of that at most
+# with the direct and F(2x2, 3x3) kernels, 1.3e-5 where the engine runs F(4x4, 3x3) Winograd on a
+# 192-channel 3x3 layer: its transforms' coefficients (up to 8 and 1/24) round more)
 
 
 def zeros_state(graph: Graph) -> dict[str, np.ndarray]:

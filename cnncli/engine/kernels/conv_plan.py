@@ -28,11 +28,12 @@ from .conv_flat import (
     wino_backward_pool,
     wino_forward_pool,
 )
-from .winograd import XI, WinoGeometry, transform_weights
+from .winograd import WinoGeometry, transform_weights
 
 _CHUNK_BYTES = 256 * 1024  # backward: canvases + dY' of the samples of one task, about L2 ...
 _MAX_CHUNK_BYTES = 1024 * 1024  # ... unless small images need more samples for:
 _WINO_MIN_CHANNELS = 16  # use_winograd
+_WINO4_MIN_SIDE = 16  # use_winograd4
 _WINO_DW_SAMPLES = 8  # samples per group of a Winograd weight gradient, at most (_wino_dw_tasks) ...
 _WINO_DW_GROUP_BYTES = 4 * 1024 * 1024  # ... and V + dM of a group within this, unless one sample needs more
 _MIN_REDUCTION = 128  # vectors summed per grad_tile call, so that its horizontal sums stay cheap (PROFILE.md)
@@ -69,6 +70,8 @@ class Geometry:
     dx_rows: np.ndarray   # [phases, 4] (phase, first q, end q, first entry)
     wino: bool = False    # forward and dx by Winograd F(2x2, 3x3) (winograd.py; the rule: use_winograd)
     wino_dw: bool = False  # dW by Winograd too (winograd.dw_task): wherever wino (use_winograd)
+    wino_m: int = 2       # the output block, forward, dx and dW: F(2x2, 3x3), or 4: F(4x4, 3x3) (use_winograd4)
+    wino4_fits: bool = False  # F(4x4, 3x3) may run this shape (winograd4_fits)
 
     @property
     def ldy(self) -> int:
@@ -122,10 +125,12 @@ def geometry(c: int, h: int, width: int, f: int, kh: int, kw: int, s: int, pads:
         entries += mine
     ldy = margin + plane
     wino = use_winograd(c, f, kh, kw, s, oh, ow)
+    wino_m = 4 if wino and use_winograd4(h, width, oh, ow) else 2
+    fits4 = kh == kw == 3 and s == 1 and winograd4_fits(h, width, oh, ow)
     dx_offs = np.array([fi * ldy + margin - (u // s) * wq - v // s for fi, u, v in entries], np.int64)
     return Geometry(c, f, kh, kw, s, pt, pl, oh, ow, wq, plane, _up(oh * wq, COLS), margin, offs, dx_offs,
                     np.array(entries, np.int64).reshape(-1, 3), np.array(rows, np.int64).reshape(-1, 4),
-                    wino, wino)
+                    wino, wino, wino_m, fits4)
 
 
 def use_winograd(c: int, f: int, kh: int, kw: int, s: int, oh: int, ow: int) -> bool:
@@ -139,10 +144,28 @@ def use_winograd(c: int, f: int, kh: int, kw: int, s: int, oh: int, ow: int) -> 
     return kh == kw == 3 and s == 1 and min(c, f) >= _WINO_MIN_CHANNELS
 
 
-def with_winograd(g: Geometry, on: bool, dw: bool | None = None) -> Geometry:
-    """g with the Winograd choices forced (tests, benchmarks): forward and dx, and dW (as `on` unless given)."""
+def winograd4_fits(h: int, w: int, oh: int, ow: int) -> bool:
+    """Whether F(4x4, 3x3) may run a layer: input and output sides multiples of 4. Then its 6 x 6
+    tiles read the rows and columns F(2x2, 3x3)'s do, all inside the canvases and dY' blocks
+    (zeros past the image: a junk value there would not cancel in the transforms' sums)."""
+    return h % 4 == w % 4 == oh % 4 == ow % 4 == 0
+
+
+def use_winograd4(h: int, w: int, oh: int, ow: int) -> bool:
+    """F(4x4, 3x3) for a Winograd layer (use_winograd; forward, dx and dW) where it fits, from sides
+    of 16 (4 tiles a row). Against F(2x2, 3x3) on Zen 4 (2 threads, batch 64): forward 1.27x at
+    16->16 32x32, 1.34x at 32->32 16x16, backward 1.54x and 1.35x; at 8x8 0.82x forward and 0.66x
+    backward (2 tiles a row: vectors of tiles mostly empty); bench/PROFILE.md."""
+    return winograd4_fits(h, w, oh, ow) and min(h, w, oh, ow) >= _WINO4_MIN_SIDE
+
+
+def with_winograd(g: Geometry, on: bool, dw: bool | None = None, m: int | None = None) -> Geometry:
+    """g with the Winograd choices forced (tests, benchmarks): forward and dx, and dW (as `on` unless
+    given), the output block m (2 or 4; the rule's unless given)."""
     wino = on and g.kh == g.kw == 3 and g.s == 1
-    return replace(g, wino=wino, wino_dw=wino and (on if dw is None else dw))
+    if m == 4 and not g.wino4_fits:
+        raise ValueError("F(4x4, 3x3) needs input and output sides that are multiples of 4")
+    return replace(g, wino=wino, wino_dw=wino and (on if dw is None else dw), wino_m=g.wino_m if m is None else m)
 
 
 def _samples_per_task(n: int, per_sample: int, vectors: int) -> int:
@@ -174,10 +197,10 @@ def flat_conv_forward(g: Geometry, x: np.ndarray, w: np.ndarray, b: np.ndarray |
     ybs = scratch("flat_out", (THREADS, f_rows * g.npad + (2 * LANES if g.wino else 0)), x.dtype)
     geo = g.kernel_args(mode, pool)
     if g.wino:
-        tiles = -(-g.oh // 2) * -(-g.ow // 2)
-        spc = _wino_samples(x.shape[0], tiles, _wino_sample_bytes(g.c, f_rows, tiles, x.itemsize))
-        wg = _wino_geometry(g.oh, g.ow, spc, g.c, f_rows)
-        u, (vs, ms, voffs) = transform_weights(w, f_rows), _wino_workspaces(wg, g.c, x.dtype)
+        tiles = -(-g.oh // g.wino_m) * -(-g.ow // g.wino_m)
+        spc = _wino_samples(x.shape[0], tiles, _wino_sample_bytes(g.c, f_rows, tiles, x.itemsize, g.wino_m))
+        wg = _wino_geometry(g.oh, g.ow, spc, g.c, f_rows, g.wino_m)
+        u, (vs, ms, voffs) = transform_weights(w, f_rows, m=g.wino_m), _wino_workspaces(wg, g.c, x.dtype)
         wt, offs = np.zeros((0, f_rows), x.dtype), g.offs[:0]
         cvs = scratch("flat_canvas", (THREADS, g.c * g.plane + _wino_room(g)), x.dtype)
     else:
@@ -207,9 +230,9 @@ def flat_conv_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray
     wino = g.wino and need_dx
     wino_dw = wino and g.wino_dw
     if wino_dw:
-        tiles = -(-g.oh // 2) * -(-g.ow // 2)
-        tasks, per, spc = _wino_dw_tasks(n, _wino_sample_bytes(c_rows, f_rows, tiles, x.itemsize))
-        wd = _wino_geometry(g.oh, g.ow, spc, c_rows, f_rows)._replace(spc=per * spc)
+        tiles = -(-g.oh // g.wino_m) * -(-g.ow // g.wino_m)
+        tasks, per, spc = _wino_dw_tasks(n, _wino_sample_bytes(c_rows, f_rows, tiles, x.itemsize, g.wino_m))
+        wd = _wino_geometry(g.oh, g.ow, spc, c_rows, f_rows, g.wino_m)._replace(spc=per * spc)
     else:
         spc = _samples_per_task(n, (csize + dsize) * x.itemsize, g.dw_vectors)
         tasks, wd = THREADS, _no_winograd(x.dtype)[4]
@@ -217,9 +240,9 @@ def flat_conv_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray
     dbp = np.zeros((tasks, g.f if need_db else 0), x.dtype)
     dx_w, dx_rows, dx_offs = np.zeros((0, c_rows), x.dtype), g.dx_rows[:0], g.dx_offs[:0]
     if wino:
-        wg = _wino_geometry(x.shape[2], x.shape[3], spc, g.f, c_rows)
-        u = transform_weights(w, c_rows, flip=True)
-        vs, ms, voffs = _wino_workspaces(wg, g.f, x.dtype, wd, XI * f_rows * c_rows if wino_dw else 0)
+        wg = _wino_geometry(x.shape[2], x.shape[3], spc, g.f, c_rows, g.wino_m)
+        u = transform_weights(w, c_rows, flip=True, m=g.wino_m)
+        vs, ms, voffs = _wino_workspaces(wg, g.f, x.dtype, wd, (wd.m + 2) ** 2 * f_rows * c_rows if wino_dw else 0)
     else:
         u, voffs, vs, ms, wg = _no_winograd(x.dtype)
         if need_dx:
@@ -244,10 +267,10 @@ def flat_conv_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray
     return (dx if need_dx else None), dw, (dbp.sum(axis=0) if need_db else None)
 
 
-def _wino_sample_bytes(i_: int, o_rows: int, tiles: int, itemsize: int) -> int:
+def _wino_sample_bytes(i_: int, o_rows: int, tiles: int, itemsize: int, m: int = 2) -> int:
     """Bytes of one sample's transform-domain buffers: V of i_ channels and M (or dM) of o_rows,
-    16 values per 2 x 2 tile and channel."""
-    return XI * (i_ + o_rows) * tiles * itemsize
+    (m + 2)^2 values per m x m tile and channel."""
+    return (m + 2) ** 2 * (i_ + o_rows) * tiles * itemsize
 
 
 def _wino_dw_tasks(n: int, per_sample: int) -> tuple[int, int, int]:
@@ -278,12 +301,12 @@ def _wino_samples(n: int, tiles: int, per_sample: int) -> int:
     return best
 
 
-def _wino_geometry(rows: int, cols: int, spc: int, i_: int, o_rows: int) -> WinoGeometry:
-    """The Winograd layout of spc samples of rows x cols outputs, i_ -> o_rows channels: rows of
+def _wino_geometry(rows: int, cols: int, spc: int, i_: int, o_rows: int, m: int = 2) -> WinoGeometry:
+    """The Winograd F(m x m, 3 x 3) layout of spc samples of rows x cols outputs, i_ -> o_rows channels: rows of
     ldv = the tiles up to a multiple of COLS, then LANES floats for the junk lanes of the
     transforms (winograd_ir); xi planes whose stride is an odd number of cache lines modulo
     4 KB, so that the transforms' 16 streams do not share L1 sets."""
-    th, tw = -(-rows // 2), -(-cols // 2)
+    th, tw = -(-rows // m), -(-cols // m)
     ldv = _up(spc * th * tw, COLS) + LANES
     ldv += LANES if ldv % 1024 == 0 else 0
 
@@ -291,21 +314,22 @@ def _wino_geometry(rows: int, cols: int, spc: int, i_: int, o_rows: int) -> Wino
         size = _up(size, 16)
         return size + 16 if (size // 16) % 2 == 0 else size
 
-    return WinoGeometry(rows, cols, th, tw, ldv, spread(i_ * ldv), spread(o_rows * ldv), spc)
+    return WinoGeometry(rows, cols, th, tw, ldv, spread(i_ * ldv), spread(o_rows * ldv), spc, m)
 
 
 def _wino_room(g: Geometry) -> int:
     """Floats of room after a Winograd source: the input transform reads up to 2 rows past the
-    last and 2*LANES + 2 floats past a row's start (winograd_ir)."""
-    return 4 * g.wq + 4 * LANES
+    last and 2*LANES + 2 floats past a row's start (winograd_ir), F(4x4, 3x3) 4*LANES + 4 (winograd4_ir)."""
+    return 4 * g.wq + 8 * LANES
 
 
 def _wino_workspaces(wg: WinoGeometry, i_: int, dtype: np.dtype, wd: WinoGeometry | None = None,
                      sums: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(V, M workspaces [threads, 16 * plane stride], of wg and wd if given, M then `sums` more
+    """(V, M workspaces [threads, (m + 2)^2 * plane stride], of wg and wd if given, M then `sums` more
     floats (winograd.dw_sums), voffs[i] = i*wg.ldv)."""
-    vs = _aligned("wino_v", XI * max(wg.vxi, wd.vxi if wd else 0), dtype)
-    ms = _aligned("wino_m", XI * max(wg.mxi, wd.mxi if wd else 0) + sums, dtype)
+    xi, xd = (wg.m + 2) ** 2, (wd.m + 2) ** 2 if wd else 0
+    vs = _aligned("wino_v", max(xi * wg.vxi, xd * (wd.vxi if wd else 0)), dtype)
+    ms = _aligned("wino_m", max(xi * wg.mxi, xd * (wd.mxi if wd else 0)) + sums, dtype)
     return vs, ms, np.arange(i_, dtype=np.int64) * wg.ldv
 
 

@@ -25,6 +25,11 @@ Sources use conv_flat's wide layout: output (i, j) of channel f is
                   dU[xi][f, c] = sum_t dM[xi][f, t] * V[xi][c, t]       (microkernel.grad_block)
               summed per task in float32, then dW[f, c] = G^T dU[f, c] G per task (dw_finish),
               the tasks' dW summed in task order by the caller.
+F(4x4, 3x3) (wg.m = 4, where conv_plan.use_winograd4 picks it) is the same scheme with 4 x 4
+output blocks from 6 x 6 tiles at a stride of 4: 36 transform points, so 36 multiplies per 16
+outputs and channel pair where F(2x2, 3x3) needs 64 (transform_weights' G, winograd4_ir's B^T,
+A^T and A, dw_finish4's G^T), for the forward, dx and dW alike. Its larger coefficients (up to 8
+and 1/24) round more: 2e-6 .. 7e-6 of max |y| (tests/engine/test_kernels_winograd.py).
 Every kept output reads the same input cells as the direct tiles do; the outputs of a partial
 last tile (odd rows or columns) are computed and not written. Results differ from the direct
 path by rounding only (measured relative error 0.7e-7 .. 4e-7 of max |y|, the direct path's
@@ -40,6 +45,18 @@ from numba import njit
 from ._common import FAST
 from .canvas import FlatGeometry, crop_canvas, fill_canvas, zero
 from .microkernel import COLS, FLOAT_BYTES, LANES, ROWS, grad_block, tiles
+from .winograd4_ir import (
+    XI4,
+    wino4_dy_rows,
+    wino4_dy_rows_2,
+    wino4_dy_rows_4,
+    wino4_in_rows,
+    wino4_in_rows_2,
+    wino4_in_rows_4,
+    wino4_out_rows,
+    wino4_out_rows_2,
+    wino4_out_rows_4,
+)
 from .winograd_ir import (
     wino_dy_rows,
     wino_dy_rows_2,
@@ -65,24 +82,29 @@ class WinoGeometry(NamedTuple):
     vxi: int     # V[xi] plane stride (>= input channels * ldv)
     mxi: int     # M[xi] plane stride (>= output channels padded to ROWS * ldv)
     spc: int     # samples per task
+    m: int = 2   # output block: F(2x2, 3x3), or 4: F(4x4, 3x3) (winograd4_ir; 6 x 6 tiles at a stride of 4)
 
 
-def _times_g(a: np.ndarray) -> np.ndarray:
-    """G applied along the first axis (3 -> 4): (a0, (a0 + a1 + a2)/2, (a0 - a1 + a2)/2, a2)."""
-    half = np.float32(0.5)
-    return np.stack([a[0], (a[0] + a[1] + a[2]) * half, (a[0] - a[1] + a[2]) * half, a[2]])
+_G = {  # G of F(m x m, 3 x 3): U = G g G^T (Lavin & Gray 2016; F(4x4): points 0, 1, -1, 2, -2, infinity)
+    2: np.array([[1, 0, 0], [1 / 2, 1 / 2, 1 / 2], [1 / 2, -1 / 2, 1 / 2], [0, 0, 1]]),
+    4: np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6],
+                 [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]]),
+}
+_G_KRON = {m: np.kron(g, g).astype(np.float32) for m, g in _G.items()}  # [(m+2)^2, 9]: U[xi] = sum_k T[xi, k] g[k]
 
 
-def transform_weights(w: np.ndarray, out_rows: int, flip: bool = False) -> np.ndarray:
-    """U [16, I, out_rows] (float32): U[4a + b, i, o] = (G g[o, i] G^T)[a, b], zero for o >= O;
-    g = w [O, I, 3, 3], or with flip the dx weights g[c, f, kh, kw] = w[f, c, 2 - kh, 2 - kw]."""
+def transform_weights(w: np.ndarray, out_rows: int, flip: bool = False, m: int = 2) -> np.ndarray:
+    """U [(m + 2)^2, I, out_rows] (float32): U[(m + 2)a + b, i, o] = (G g[o, i] G^T)[a, b], zero for
+    o >= O; g = w [O, I, 3, 3], or with flip the dx weights g[c, f, kh, kw] = w[f, c, 2 - kh, 2 - kw];
+    one GEMM of kron(G, G) [(m + 2)^2, 9] with the taps [9, I * O]."""
     if flip:
-        gt = np.ascontiguousarray(w.transpose(3, 2, 0, 1), np.float32)[::-1, ::-1]  # [kw, kh, F, C] flipped
+        taps = w[:, :, ::-1, ::-1].reshape(w.shape[0], w.shape[1], 9).transpose(2, 0, 1)  # [9, F, C]
     else:
-        gt = np.ascontiguousarray(w.transpose(3, 2, 1, 0), np.float32)  # [kw, kh, C, F]
-    i_, o_ = gt.shape[2:]
-    u = np.zeros((XI, i_, out_rows), np.float32)
-    u[:, :, :o_] = _times_g(_times_g(gt).swapaxes(0, 1)).reshape(XI, i_, o_)  # [a, b, I, O]
+        taps = w.reshape(w.shape[0], w.shape[1], 9).transpose(2, 1, 0)  # [9, C, F]
+    i_, o_ = taps.shape[1:]
+    kron = _G_KRON[m]
+    u = np.zeros((kron.shape[0], i_, out_rows), np.float32)
+    u[:, :, :o_] = (kron @ np.ascontiguousarray(taps, np.float32).reshape(9, i_ * o_)).reshape(-1, i_, o_)
     return u
 
 
@@ -121,6 +143,58 @@ def output_transform(mm: np.ndarray, o_: int, col0: int, wg: WinoGeometry, dst: 
 
 
 @njit(cache=True)
+def input_transform4(src: np.ndarray, s0: int, ldc: int, wq: int, ch_: int, v: np.ndarray, col0: int,
+                     wg: WinoGeometry) -> None:
+    """input_transform for F(4x4, 3x3): (B^T d B)[xi] of the 6 x 6 cells d from row 4ti, column 4tj
+    (winograd4_ir.wino4_in_rows, or its _4 / _2 forms)."""
+    nv = -(-wg.tw // LANES)
+    for c in range(ch_):
+        s, d = src.ctypes.data + (s0 + c * ldc) * FLOAT_BYTES, v.ctypes.data + (c * wg.ldv + col0) * FLOAT_BYTES
+        if 4 * wg.tw == LANES:
+            wino4_in_rows_4(s, wq, nv, wg.th, wg.tw, d, wg.vxi)
+        elif 2 * wg.tw == LANES:
+            wino4_in_rows_2(s, wq, nv, wg.th, wg.tw, d, wg.vxi)
+        else:
+            wino4_in_rows(s, wq, nv, wg.th, wg.tw, d, wg.vxi)
+
+
+@njit(cache=True)
+def output_transform4(mm: np.ndarray, o_: int, col0: int, wg: WinoGeometry, dst: np.ndarray, d0: int, ldf: int,
+                      ldr: int) -> None:
+    """output_transform for F(4x4, 3x3): the 4 x 4 block A^T M A of each tile (winograd4_ir.wino4_out_rows,
+    or its _4 / _2 forms)."""
+    nv = -(-wg.tw // LANES)
+    for o in range(o_):
+        s, d = mm.ctypes.data + (o * wg.ldv + col0) * FLOAT_BYTES, dst.ctypes.data + (d0 + o * ldf) * FLOAT_BYTES
+        if 4 * wg.tw == LANES:
+            wino4_out_rows_4(s, wg.mxi, nv, wg.th, wg.tw, d, ldr, wg.cols, wg.rows)
+        elif 2 * wg.tw == LANES:
+            wino4_out_rows_2(s, wg.mxi, nv, wg.th, wg.tw, d, ldr, wg.cols, wg.rows)
+        else:
+            wino4_out_rows(s, wg.mxi, nv, wg.th, wg.tw, d, ldr, wg.cols, wg.rows)
+
+
+@njit(cache=True, inline="always")
+def transform_in(src: np.ndarray, s0: int, ldc: int, wq: int, ch_: int, v: np.ndarray, col0: int,
+                 wg: WinoGeometry) -> None:
+    """input_transform or input_transform4, by wg.m."""
+    if wg.m == 4:
+        input_transform4(src, s0, ldc, wq, ch_, v, col0, wg)
+    else:
+        input_transform(src, s0, ldc, wq, ch_, v, col0, wg)
+
+
+@njit(cache=True, inline="always")
+def transform_out(mm: np.ndarray, o_: int, col0: int, wg: WinoGeometry, dst: np.ndarray, d0: int, ldf: int,
+                  ldr: int) -> None:
+    """output_transform or output_transform4, by wg.m."""
+    if wg.m == 4:
+        output_transform4(mm, o_, col0, wg, dst, d0, ldf, ldr)
+    else:
+        output_transform(mm, o_, col0, wg, dst, d0, ldf, ldr)
+
+
+@njit(cache=True)
 def dy_transform(src: np.ndarray, s0: int, ldc: int, wq: int, ch_: int, v: np.ndarray, col0: int,
                  wg: WinoGeometry) -> None:
     """v[xi*mxi + c*ldv + col0 + ti*tw + tj] = (A D A^T)[xi] for each channel c < ch_ and tile (ti, tj),
@@ -137,12 +211,28 @@ def dy_transform(src: np.ndarray, s0: int, ldc: int, wq: int, ch_: int, v: np.nd
             wino_dy_rows(s, wq, nv, wg.th, wg.tw, d, wg.mxi, wg.cols)
 
 
+@njit(cache=True)
+def dy_transform4(src: np.ndarray, s0: int, ldc: int, wq: int, ch_: int, v: np.ndarray, col0: int,
+                  wg: WinoGeometry) -> None:
+    """dy_transform for F(4x4, 3x3): (A D A^T)[xi] of the 4 x 4 cells D from row 4ti, column 4tj
+    (winograd4_ir.wino4_dy_rows, or its _4 / _2 forms)."""
+    nv = -(-wg.tw // LANES)
+    for c in range(ch_):
+        s, d = src.ctypes.data + (s0 + c * ldc) * FLOAT_BYTES, v.ctypes.data + (c * wg.ldv + col0) * FLOAT_BYTES
+        if 4 * wg.tw == LANES:
+            wino4_dy_rows_4(s, wq, nv, wg.th, wg.tw, d, wg.mxi)
+        elif 2 * wg.tw == LANES:
+            wino4_dy_rows_2(s, wq, nv, wg.th, wg.tw, d, wg.mxi)
+        else:
+            wino4_dy_rows(s, wq, nv, wg.th, wg.tw, d, wg.mxi)
+
+
 @njit(cache=True, fastmath=FAST, inline="always")
 def _gemms(v: np.ndarray, u: np.ndarray, voffs: np.ndarray, mm: np.ndarray, m: int, wg: WinoGeometry) -> None:
     """mm[xi*mxi + o*ldv + t] = sum_i u[xi, i, o] * v[xi*vxi + i*ldv + t] for the tiles t of m samples
-    (up to a multiple of COLS), all o < O4 of u [16, I, O4]; voffs[i] = i*ldv."""
+    (up to a multiple of COLS), all o < O4 of u [16 or 36, I, O4]; voffs[i] = i*ldv."""
     ncols = -(-(m * wg.th * wg.tw) // COLS) * COLS
-    for xi in range(XI):
+    for xi in range(u.shape[0]):
         tiles(v, xi * wg.vxi, voffs, u[xi], mm, xi * wg.mxi, wg.ldv, 0, ncols)
 
 
@@ -154,7 +244,7 @@ def forward_task(task: int, t: int, x: np.ndarray, u: np.ndarray, voffs: np.ndar
     m, tps = min(wg.spc, x.shape[0] - n0), wg.th * wg.tw
     for j in range(m):
         fill_canvas(x, n0 + j, cvs[t], geo)
-        input_transform(cvs[t], 0, geo.plane, geo.wq, x.shape[1], vs[t], j * tps, wg)
+        transform_in(cvs[t], 0, geo.plane, geo.wq, x.shape[1], vs[t], j * tps, wg)
     _gemms(vs[t], u, voffs, ms[t], m, wg)
     return n0, m
 
@@ -167,11 +257,10 @@ def dx_task(t: int, n0: int, m: int, ldy: int, dsize: int, dx: np.ndarray, u: np
     through the canvas layout in dcvs[t] (crop_canvas)."""
     tps = wg.th * wg.tw
     for j in range(m):
-        input_transform(dybs[t], j * dsize + geo.pt * geo.wq + geo.pl, ldy, geo.wq, u.shape[1], vs[t], j * tps, wg)
+        transform_in(dybs[t], j * dsize + geo.pt * geo.wq + geo.pl, ldy, geo.wq, u.shape[1], vs[t], j * tps, wg)
     _gemms(vs[t], u, voffs, ms[t], m, wg)
     for j in range(m):
-        output_transform(ms[t], dx.shape[1], j * tps, wg, dcvs[t], geo.pt * geo.wq + geo.pl, geo.plane,
-                         geo.wq)
+        transform_out(ms[t], dx.shape[1], j * tps, wg, dcvs[t], geo.pt * geo.wq + geo.pl, geo.plane, geo.wq)
         crop_canvas(dcvs[t], dx, n0 + j, geo)
 
 
@@ -183,19 +272,23 @@ def dw_task(t: int, m: int, ldy: int, dsize: int, c_: int, f_rows: int, cvs: np.
     from the last tile up to a whole vector. (dw_task, dw_sums and dw_finish are called, not
     inlined: 0.4 s less compilation, the same speed; PROFILE.md.)"""
     tps, csize, c_rows = wd.th * wd.tw, c_ * geo.plane, -(-c_ // ROWS) * ROWS
+    xis = (wd.m + 2) * (wd.m + 2)
     v, mm = vs[t], ms[t]
     for j in range(m):
-        input_transform(cvs[t], j * csize, geo.plane, geo.wq, c_, v, j * tps, wd)
-        dy_transform(dybs[t], j * dsize + geo.margin, ldy, geo.wq, f_rows, mm, j * tps, wd)
+        transform_in(cvs[t], j * csize, geo.plane, geo.wq, c_, v, j * tps, wd)
+        if wd.m == 4:
+            dy_transform4(dybs[t], j * dsize + geo.margin, ldy, geo.wq, f_rows, mm, j * tps, wd)
+        else:
+            dy_transform(dybs[t], j * dsize + geo.margin, ldy, geo.wq, f_rows, mm, j * tps, wd)
     nv = -(-(m * tps) // LANES)
     tail = nv * LANES - m * tps
-    for xi in range(XI):
+    for xi in range(xis):
         for c in range(c_):
             zero(v, xi * wd.vxi + c * wd.ldv + m * tps, tail)
         for f in range(f_rows):
             zero(mm, xi * wd.mxi + f * wd.ldv + m * tps, tail)
-    block = mm.size - XI * f_rows * c_rows
-    for xi in range(XI):
+    block = mm.size - xis * f_rows * c_rows
+    for xi in range(xis):
         for f in range(0, f_rows, ROWS):
             for c in range(0, c_rows, ROWS):
                 grad_block(mm.ctypes.data + (xi * wd.mxi + f * wd.ldv) * FLOAT_BYTES, wd.ldv,
@@ -205,10 +298,10 @@ def dw_task(t: int, m: int, ldy: int, dsize: int, c_: int, f_rows: int, cvs: np.
 
 
 @njit(cache=True, fastmath=FAST)
-def dw_sums(t: int, c_: int, f_rows: int, ms: np.ndarray) -> None:
-    """Zero thread t's dU sums: the last 16*F4*C4 floats of ms[t], 4 x 4 blocks (grad_block) with
+def dw_sums(t: int, c_: int, f_rows: int, ms: np.ndarray, wd: WinoGeometry) -> None:
+    """Zero thread t's dU sums: the last (m + 2)^2*F4*C4 floats of ms[t], 4 x 4 blocks (grad_block) with
     dU[xi][f, c] at ((xi*F4/4 + f//4)*C4/4 + c//4)*16 + 4*(f % 4) + c % 4."""
-    size = XI * f_rows * (-(-c_ // ROWS) * ROWS)
+    size = (wd.m + 2) * (wd.m + 2) * f_rows * (-(-c_ // ROWS) * ROWS)
     zero(ms[t], ms.shape[1] - size, size)
 
 
@@ -230,3 +323,31 @@ def dw_finish(t: int, c_: int, ms: np.ndarray, dw: np.ndarray) -> None:
                 e0, e1, e2, e3 = r[kh, 0], r[kh, 1], r[kh, 2], r[kh, 3]
                 o = 9 * c + 3 * kh
                 dw[f, o], dw[f, o + 1], dw[f, o + 2] = e0 + 0.5 * (e1 + e2), 0.5 * (e1 - e2), 0.5 * (e1 + e2) + e3
+
+
+@njit(cache=True, fastmath=FAST)
+def dw_finish4(t: int, c_: int, ms: np.ndarray, dw: np.ndarray) -> None:
+    """dw_finish for F(4x4, 3x3): dw[f, 9c + 3kh + kw] = (G^T dU[f, c] G)[kh, kw], dU 6 x 6 (dw_sums), with
+    G^T = [[1/4, -1/6, -1/6, 1/24, 1/24, 0], [0, -1/6, 1/6, 1/12, -1/12, 0], [0, -1/6, -1/6, 1/6, 1/6, 1]]."""
+    f_rows, c_rows = dw.shape[0], -(-c_ // ROWS) * ROWS
+    du = ms[t, ms.shape[1] - XI4 * f_rows * c_rows:]
+    plane = f_rows * c_rows
+    r = np.empty((3, 6), np.float32)
+    sixth, twelfth, quarter, f24 = np.float32(1 / 6), np.float32(1 / 12), np.float32(0.25), np.float32(1 / 24)
+    for f in range(f_rows):
+        for c in range(c_):
+            at = ((f // ROWS) * (c_rows // ROWS) + c // ROWS) * ROWS * ROWS + (f % ROWS) * ROWS + c % ROWS
+            for b in range(6):  # G^T along a (rows of dU[f, c])
+                d0, d1, d2 = du[at + b * plane], du[at + (6 + b) * plane], du[at + (12 + b) * plane]
+                d3, d4, d5 = du[at + (18 + b) * plane], du[at + (24 + b) * plane], du[at + (30 + b) * plane]
+                s12, s34 = d1 + d2, d3 + d4
+                r[0, b] = quarter * d0 - sixth * s12 + f24 * s34
+                r[1, b] = sixth * (d2 - d1) + twelfth * (d3 - d4)
+                r[2, b] = sixth * (s34 - s12) + d5
+            for kh in range(3):  # then G along b
+                e0, e1, e2, e3, e4, e5 = r[kh, 0], r[kh, 1], r[kh, 2], r[kh, 3], r[kh, 4], r[kh, 5]
+                s12, s34 = e1 + e2, e3 + e4
+                o = 9 * c + 3 * kh
+                dw[f, o] = quarter * e0 - sixth * s12 + f24 * s34
+                dw[f, o + 1] = sixth * (e2 - e1) + twelfth * (e3 - e4)
+                dw[f, o + 2] = sixth * (s34 - s12) + e5
