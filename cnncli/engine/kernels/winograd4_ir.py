@@ -34,29 +34,16 @@ from numba.extending import intrinsic
 
 from .microkernel import _F32, _VEC, LANES, _const, _loop, _ptr, _vload
 from .rowcopy import _lanes_below, _masked
-from .winograd_ir import _EVENS, _HIGH, _LOW, _ODDS, _groups, _last, _mask, _store
+from .winograd_ir import _EVENS, _HIGH, _LOW, _ODDS, _groups, _last, _store
 
 XI4 = 36  # points of the 6 x 6 transform domain
 
 
-def _concat(b: ir.IRBuilder, parts: list) -> ir.Value:  # type: ignore[type-arg]
-    """One vector of the parts (equal widths, a power-of-two count) end to end."""
-    while len(parts) > 1:
-        n = parts[0].type.count
-        parts = [b.shuffle_vector(parts[i], parts[i + 1], _mask(list(range(2 * n)))) for i in range(0, len(parts), 2)]
-    return parts[0]
-
-
-def _slice(b: ir.IRBuilder, whole: ir.Value, start: int, width: int) -> ir.Value:
-    return b.shuffle_vector(whole, whole, _mask(list(range(start, start + width))))
-
-
-def _quads(b: ir.IRBuilder, rows: list, at: ir.Value, width: int) -> list:  # type: ignore[type-arg]
-    """Four LANES vectors: rows[0][at:at + width] ++ rows[1][at:at + width] ++ ..., width = 4*LANES / len(rows)."""
-    kind = ir.VectorType(_F32, width)
-    parts = [b.load(b.bitcast(b.gep(row, [at]), kind.as_pointer()), align=4) for row in rows]
-    whole = _concat(b, parts)
-    return [_slice(b, whole, q * LANES, LANES) for q in range(4)]
+def _quads(b: ir.IRBuilder, rows: list, at: ir.Value) -> list:  # type: ignore[type-arg]
+    """Four LANES vectors: rows[0][at:at + w] ++ rows[1][at:at + w] ++ ..., w = 4*LANES / len(rows)
+    (a whole number of vectors: len(rows) <= 4), as plain vector loads."""
+    per = 4 // len(rows)  # vectors of one row
+    return [_vload(b, rows[q // per], b.add(at, _const((q % per) * LANES))) for q in range(4)]
 
 
 def _phases(b: ir.IRBuilder, q: list) -> list:  # type: ignore[type-arg]
@@ -101,7 +88,6 @@ def _in_rows(k: int):  # type: ignore[no-untyped-def]
         def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
             src_a, wq_v, nv_v, th_v, tw_v, dst_a, xs_v = args
             src_0, dst_0 = _ptr(builder, src_a, _F32), _ptr(builder, dst_a, _F32)
-            width = 4 * LANES // k  # floats of one sub-row
 
             def tile_row(b0: ir.IRBuilder, g: ir.Value, accs: list) -> list:  # type: ignore[type-arg]
                 ti = b0.mul(g, _const(k))
@@ -117,8 +103,8 @@ def _in_rows(k: int):  # type: ignore[no-untyped-def]
                 e = b.mul(j, _const(4))
                 r = []
                 for row in rows:  # d0..d5 of LANES tiles, then B^T along the row
-                    p = _phases(b, _quads(b, row, e, width))
-                    p4 = _phases(b, _quads(b, row, b.add(e, _const(4)), width))
+                    p = _phases(b, _quads(b, row, e))
+                    p4 = _phases(b, _quads(b, row, b.add(e, _const(4))))
                     r.append(_bt(b, p + p4[:2]))
                 for col in range(6):  # then down the columns
                     v = _bt(b, [r[a][col] for a in range(6)])
@@ -152,8 +138,7 @@ def _out_rows(k: int):  # type: ignore[no-untyped-def]
         def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
             mm_a, xs_v, nv_v, th_v, tw_v, dst_a, ldr_v, cols_v, rows_v = args
             mm_0, dst_0 = _ptr(builder, mm_a, _F32), _ptr(builder, dst_a, _F32)
-            width = min(4 * LANES // k, LANES)  # floats of one store
-            piece = ir.VectorType(_F32, width)
+            per_row = 4 // k  # vectors of one output sub-row
 
             def tile_row(b0: ir.IRBuilder, g: ir.Value, accs: list) -> list:  # type: ignore[type-arg]
                 ti = b0.mul(g, _const(k))
@@ -165,9 +150,9 @@ def _out_rows(k: int):  # type: ignore[no-untyped-def]
             def put(b: ir.IRBuilder, out_row: ir.Value, col: ir.Value, value: ir.Value) -> None:
                 """dst[out_row*ldr + col + l] = value[l] where col + l < cols and out_row < rows."""
                 limit = b.select(b.icmp_signed("<", out_row, rows_v), b.sub(cols_v, col), _const(0))
-                ptr = b.bitcast(b.gep(dst_0, [b.add(b.mul(out_row, ldr_v), col)]), piece.as_pointer())
-                b.call(_masked(b, "store", piece), [value, ptr, ir.Constant(ir.IntType(32), 4),
-                                                    _lanes_below(b, width, limit, 1)])
+                ptr = b.bitcast(b.gep(dst_0, [b.add(b.mul(out_row, ldr_v), col)]), _VEC.as_pointer())
+                b.call(_masked(b, "store", _VEC), [value, ptr, ir.Constant(ir.IntType(32), 4),
+                                                   _lanes_below(b, LANES, limit, 1)])
 
             def body(b: ir.IRBuilder, i: ir.Value, ins: list, ti: ir.Value) -> list:  # type: ignore[type-arg]
                 j = b.mul(i, _const(LANES))
@@ -175,13 +160,12 @@ def _out_rows(k: int):  # type: ignore[no-untyped-def]
                 s = [_at(b, m[6 * a:6 * a + 6]) for a in range(6)]  # A^T along b, per row a
                 y = [_at(b, [s[a][col] for a in range(6)]) for col in range(4)]  # then along a: Y[i, col]
                 for i_ in range(4):
-                    whole = _concat(b, _interleave4(b, [y[col][i_] for col in range(4)]))
-                    per_row = 4 * LANES // k
+                    vecs = _interleave4(b, [y[col][i_] for col in range(4)])
                     for q in range(k):  # sub-row q: output row 4(ti + q) + i_
                         out_row = b.add(b.mul(b.add(ti, _const(q)), _const(4)), _const(i_))
-                        for h in range(per_row // width):
-                            col = b.add(b.mul(j, _const(4)), _const(h * width)) if k == 1 else _const(h * width)
-                            put(b, out_row, col, _slice(b, whole, q * per_row + h * width, width))
+                        for h in range(per_row):
+                            col = b.add(b.mul(j, _const(4)), _const(h * LANES)) if k == 1 else _const(h * LANES)
+                            put(b, out_row, col, vecs[q * per_row + h])
                 return []
 
             _loop(builder, _groups(builder, th_v, k), [], tile_row)
@@ -210,7 +194,6 @@ def _dy_rows(k: int):  # type: ignore[no-untyped-def]
         def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
             src_a, wq_v, nv_v, th_v, tw_v, dst_a, xs_v = args
             src_0, dst_0 = _ptr(builder, src_a, _F32), _ptr(builder, dst_a, _F32)
-            width = 4 * LANES // k
 
             def tile_row(b0: ir.IRBuilder, g: ir.Value, accs: list) -> list:  # type: ignore[type-arg]
                 ti = b0.mul(g, _const(k))
@@ -223,7 +206,7 @@ def _dy_rows(k: int):  # type: ignore[no-untyped-def]
 
             def body(b: ir.IRBuilder, i: ir.Value, rows: list, outs: list) -> list:  # type: ignore[type-arg]
                 j = b.mul(i, _const(LANES))
-                r = [_a_col(b, _phases(b, _quads(b, row, b.mul(j, _const(4)), width))) for row in rows]
+                r = [_a_col(b, _phases(b, _quads(b, row, b.mul(j, _const(4))))) for row in rows]
                 for col in range(6):  # then down the columns
                     v = _a_col(b, [r[i_][col] for i_ in range(4)])
                     for a in range(6):
