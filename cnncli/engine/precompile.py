@@ -200,10 +200,12 @@ class Compilation:
     """`kernels` being compiled by `children` forked processes (workers 1..children) while this
     one goes on; `finish` joins them. With `parent_first` this process takes kernel 0 at once
     (children then start at 1), else the children take the first ones and this process whatever
-    is left when it calls `finish`."""
+    is left when it calls `finish`, unless the children already are `workers` (one per core): a
+    third compiling process on two cores slowed the longest kernel, which bounds the whole, by a
+    third (ResNet-20: its flat_backward done at 18.2 s instead of 16.1 s, bench/PROFILE.md)."""
 
-    def __init__(self, kernels: list[Kernel], children: int, parent_first: bool) -> None:
-        self.kernels, self.started = kernels, time.perf_counter()
+    def __init__(self, kernels: list[Kernel], children: int, parent_first: bool, workers: int = 0) -> None:
+        self.kernels, self.started, self.workers = kernels, time.perf_counter(), workers
         offset = 1 if parent_first else 0
         firsts = {worker: worker - 1 + offset for worker in range(1, children + 1)}
         self.queue = _Queue(len(kernels), {0: 0, **firsts} if parent_first else firsts)
@@ -216,11 +218,13 @@ class Compilation:
         atexit.register(self.cancel)  # a run that ends before it joins them (bad data, Ctrl-C) stops them
 
     def finish(self) -> CompileReport:
-        """Take the kernels left, wait for the children, then load theirs from the cache (and compile
-        any a child did not finish)."""
+        """Take the kernels left (unless the children are all the workers: workers 0 means no such
+        limit), wait for the children, then load theirs from the cache (and compile any a child did
+        not finish)."""
         atexit.unregister(self.cancel)
         try:
-            self.queue.run(0, self.kernels)
+            if not self.workers or len(self.pids) < self.workers:
+                self.queue.run(0, self.kernels)
         finally:
             self._wait()
         by_worker: dict[int, list[str]] = {}
@@ -265,7 +269,7 @@ def start_compiling(phases: list[Callable[[], Any]], workers: int | None = None,
     if not kernels or len(kernels) < 2:  # nothing or one kernel to compile: the first call does it as usual
         return None
     children = min(workers, len(kernels)) - (0 if in_background else 1)
-    return Compilation(kernels, children, parent_first=not in_background)
+    return Compilation(kernels, children, parent_first=not in_background, workers=workers)
 
 
 def compile_step_kernels(phases: list[Callable[[], Any]], workers: int | None = None) -> CompileReport:

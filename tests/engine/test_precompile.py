@@ -165,6 +165,7 @@ def test_compiling_in_the_background_before_the_first_step_trains_as_one_process
     background = run_script(tmp_path / "background", workers=2, mode="background")
     assert STEP_KERNELS <= set(background["kernels"])
     assert background["by_worker"].get("1") and background["by_worker"].get("2"), background  # both children
+    assert "0" not in background["by_worker"], background  # two children on two workers: the parent waits
     assert_same_training(background, run_script(tmp_path / "one", workers=1))
 
 
