@@ -85,26 +85,35 @@ class WinoGeometry(NamedTuple):
     m: int = 2   # output block: F(2x2, 3x3), or 4: F(4x4, 3x3) (winograd4_ir; 6 x 6 tiles at a stride of 4)
 
 
-_G = {  # G of F(m x m, 3 x 3): U = G g G^T (Lavin & Gray 2016; F(4x4): points 0, 1, -1, 2, -2, infinity)
-    2: np.array([[1, 0, 0], [1 / 2, 1 / 2, 1 / 2], [1 / 2, -1 / 2, 1 / 2], [0, 0, 1]]),
-    4: np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6],
-                 [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]]),
-}
-_G_KRON = {m: np.kron(g, g).astype(np.float32) for m, g in _G.items()}  # [(m+2)^2, 9]: U[xi] = sum_k T[xi, k] g[k]
+def _times_g(a: np.ndarray) -> np.ndarray:
+    """G of F(2x2, 3x3) along the first axis (3 -> 4): (a0, (a0 + a1 + a2)/2, (a0 - a1 + a2)/2, a2)."""
+    half = np.float32(0.5)
+    return np.stack([a[0], (a[0] + a[1] + a[2]) * half, (a[0] - a[1] + a[2]) * half, a[2]])
+
+
+def _times_g4(a: np.ndarray) -> np.ndarray:
+    """G of F(4x4, 3x3) along the first axis (3 -> 6): (a0/4, -(a0 + a1 + a2)/6, -(a0 - a1 + a2)/6,
+    a0/24 + a1/12 + a2/6, a0/24 - a1/12 + a2/6, a2)."""
+    even, odd = a[0] * np.float32(1 / 24) + a[2] * np.float32(1 / 6), a[1] * np.float32(1 / 12)
+    sixth = np.float32(-1 / 6)
+    return np.stack([a[0] * np.float32(0.25), (a[0] + a[1] + a[2]) * sixth, (a[0] - a[1] + a[2]) * sixth,
+                     even + odd, even - odd, a[2]])
 
 
 def transform_weights(w: np.ndarray, out_rows: int, flip: bool = False, m: int = 2) -> np.ndarray:
     """U [(m + 2)^2, I, out_rows] (float32): U[(m + 2)a + b, i, o] = (G g[o, i] G^T)[a, b], zero for
     o >= O; g = w [O, I, 3, 3], or with flip the dx weights g[c, f, kh, kw] = w[f, c, 2 - kh, 2 - kw];
-    one GEMM of kron(G, G) [(m + 2)^2, 9] with the taps [9, I * O]."""
+    G of F(m x m, 3 x 3) (_times_g, _times_g4). Elementwise NumPy on [I, O] planes, no BLAS call: a
+    threaded sgemm here left OpenBLAS's threads spinning against the kernels' (a 64-channel layer
+    2-3x slower, bench/PROFILE.md)."""
     if flip:
-        taps = w[:, :, ::-1, ::-1].reshape(w.shape[0], w.shape[1], 9).transpose(2, 0, 1)  # [9, F, C]
+        gt = np.ascontiguousarray(w.transpose(3, 2, 0, 1), np.float32)[::-1, ::-1]  # [kw, kh, F, C] flipped
     else:
-        taps = w.reshape(w.shape[0], w.shape[1], 9).transpose(2, 1, 0)  # [9, C, F]
-    i_, o_ = taps.shape[1:]
-    kron = _G_KRON[m]
-    u = np.zeros((kron.shape[0], i_, out_rows), np.float32)
-    u[:, :, :o_] = (kron @ np.ascontiguousarray(taps, np.float32).reshape(9, i_ * o_)).reshape(-1, i_, o_)
+        gt = np.ascontiguousarray(w.transpose(3, 2, 1, 0), np.float32)  # [kw, kh, C, F]
+    i_, o_ = gt.shape[2:]
+    times_g = _times_g if m == 2 else _times_g4
+    u = np.zeros(((m + 2) ** 2, i_, out_rows), np.float32)
+    u[:, :, :o_] = times_g(times_g(gt).swapaxes(0, 1)).reshape(-1, i_, o_)  # [a, b, I, O]
     return u
 
 
