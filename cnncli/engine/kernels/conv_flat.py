@@ -34,7 +34,7 @@ from ._common import FAST
 from .canvas import FlatGeometry, crop_canvas, fill_canvas, zero
 from .conv_epilogue import BIAS, BN, BN_RELU, POOL, RELU, load_dy, load_dy_pool, store, store_pool
 from .microkernel import COLS, FLOAT_BYTES, LANES, ROWS, TAPS, grad_tile, tiles
-from .winograd import WinoGeometry, dw_finish, dw_finish4, dw_sums, dw_task, dx_task, forward_task, transform_out
+from .winograd import WinoGeometry, dw_finish, dw_sums, dw_task, dx_task, forward_task, output_transform
 
 __all__ = ["BIAS", "BN", "BN_RELU", "POOL", "RELU", "COLS", "LANES", "ROWS", "TAPS", "flat_backward",
            "flat_backward_pool", "flat_forward", "flat_forward_pool", "wino_backward_pool", "wino_forward_pool"]
@@ -67,7 +67,7 @@ def flat_forward(x: np.ndarray, offs: np.ndarray, wt: np.ndarray, u: np.ndarray,
         if u.shape[0]:
             n0, m = forward_task(task, t, x, u, voffs, cvs, vs, ms, geo, wg)
             for j in range(m):
-                transform_out(ms[t], y.shape[1], j * wg.th * wg.tw, wg, ybs[t], 0, geo.npad, geo.wq)
+                output_transform(ms[t], y.shape[1], j * wg.th * wg.tw, wg, ybs[t], 0, geo.npad, geo.wq)
                 store(ybs[t], geo.npad, geo.wq, n0 + j, bias, y, mode == RELU, st)
         else:
             _forward_sample(task, t, x, offs, wt, cvs, ybs, geo)
@@ -93,7 +93,7 @@ def wino_forward_pool(x: np.ndarray, u: np.ndarray, voffs: np.ndarray, bias: np.
         t = get_thread_id()
         n0, m = forward_task(task, t, x, u, voffs, cvs, vs, ms, geo, wg)
         for j in range(m):
-            transform_out(ms[t], codes.shape[1], j * wg.th * wg.tw, wg, ybs[t], 0, geo.npad, geo.wq)
+            output_transform(ms[t], codes.shape[1], j * wg.th * wg.tw, wg, ybs[t], 0, geo.npad, geo.wq)
             store_pool(ybs[t], geo.npad, geo.wq, geo.pool, n0 + j, bias, y, codes)
 
 
@@ -192,10 +192,7 @@ def flat_backward(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, saved: np.nda
             else:
                 _chunk_dx(t, n0, m, dsize, dx, dx_offs, dx_w, dx_rows, dybs, dcvs, geo)
         if wd.ldv:
-            if wd.m == 4:
-                dw_finish4(t, c_, ms, dwp[part])
-            else:
-                dw_finish(t, c_, ms, dwp[part])
+            dw_finish(t, c_, ms, dwp[part], wd)
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
@@ -244,7 +241,4 @@ def wino_backward_pool(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, codes: n
                 _chunk_dw(t, m, ldy, dsize, c_ * geo.plane, offs, dwp, cvs, dybs, geo)
             dx_task(t, n0, m, ldy, dsize, dx, u, voffs, dybs, vs, ms, dcvs, geo, wg)
         if wd.ldv:
-            if wd.m == 4:
-                dw_finish4(t, c_, ms, dwp[part])
-            else:
-                dw_finish(t, c_, ms, dwp[part])
+            dw_finish(t, c_, ms, dwp[part], wd)

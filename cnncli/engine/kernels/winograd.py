@@ -28,7 +28,7 @@ Sources use conv_flat's wide layout: output (i, j) of channel f is
 F(4x4, 3x3) (wg.m = 4, where conv_plan.use_winograd4 picks it) is the same scheme with 4 x 4
 output blocks from 6 x 6 tiles at a stride of 4: 36 transform points, so 36 multiplies per 16
 outputs and channel pair where F(2x2, 3x3) needs 64 (transform_weights' G, winograd4_ir's B^T,
-A^T and A, dw_finish4's G^T), for the forward, dx and dW alike. Its larger coefficients (up to 8
+A^T and A, _dw_finish4's G^T), for the forward, dx and dW alike. Its larger coefficients (up to 8
 and 1/24) round more: 2e-6 .. 7e-6 of max |y| (tests/engine/test_kernels_winograd.py).
 Every kept output reads the same input cells as the direct tiles do; the outputs of a partial
 last tile (odd rows or columns) are computed and not written. Results differ from the direct
@@ -121,12 +121,20 @@ def transform_weights(w: np.ndarray, out_rows: int, flip: bool = False, m: int =
 def input_transform(src: np.ndarray, s0: int, ldc: int, wq: int, ch_: int, v: np.ndarray, col0: int,
                     wg: WinoGeometry) -> None:
     """v[xi*vxi + c*ldv + col0 + ti*tw + tj] = (B^T d B)[xi] for each channel c < ch_ and tile
-    (ti, tj), d the 4 x 4 cells src[s0 + c*ldc + (2ti + a)*wq + 2tj + b] (winograd_ir.wino_in_rows; the
-    _4 / _2 forms, 4 or 2 tile rows per vector, when tw = LANES / 4 or LANES / 2)."""
+    (ti, tj): F(2x2, 3x3), d the 4 x 4 cells src[s0 + c*ldc + (2ti + a)*wq + 2tj + b]
+    (winograd_ir.wino_in_rows; the _4 / _2 forms, 4 or 2 tile rows per vector, when tw = LANES / 4
+    or LANES / 2); F(4x4, 3x3) (wg.m = 4), the 6 x 6 cells from row 4ti, column 4tj (winograd4_ir)."""
     nv = -(-wg.tw // LANES)
     for c in range(ch_):
         s, d = src.ctypes.data + (s0 + c * ldc) * FLOAT_BYTES, v.ctypes.data + (c * wg.ldv + col0) * FLOAT_BYTES
-        if 4 * wg.tw == LANES:
+        if wg.m == 4:
+            if 4 * wg.tw == LANES:
+                wino4_in_rows_4(s, wq, nv, wg.th, wg.tw, d, wg.vxi)
+            elif 2 * wg.tw == LANES:
+                wino4_in_rows_2(s, wq, nv, wg.th, wg.tw, d, wg.vxi)
+            else:
+                wino4_in_rows(s, wq, nv, wg.th, wg.tw, d, wg.vxi)
+        elif 4 * wg.tw == LANES:
             wino_in_rows_4(s, wq, nv, wg.th, wg.tw, d, wg.vxi)
         elif 2 * wg.tw == LANES:
             wino_in_rows_2(s, wq, nv, wg.th, wg.tw, d, wg.vxi)
@@ -137,13 +145,21 @@ def input_transform(src: np.ndarray, s0: int, ldc: int, wq: int, ch_: int, v: np
 @njit(cache=True)
 def output_transform(mm: np.ndarray, o_: int, col0: int, wg: WinoGeometry, dst: np.ndarray, d0: int, ldf: int,
                      ldr: int) -> None:
-    """dst[d0 + o*ldf + i*ldr + j] = (A^T M A)[i % 2, j % 2] of tile (i // 2, j // 2), for o < o_,
-    i < wg.rows, j < wg.cols; M[xi] of output channel o and tile t at mm[xi*mxi + o*ldv + col0 + t]
-    (winograd_ir.wino_out_rows, or its _4 / _2 forms as in input_transform)."""
+    """dst[d0 + o*ldf + i*ldr + j] = (A^T M A)[i % m, j % m] of tile (i // m, j // m), for o < o_,
+    i < wg.rows, j < wg.cols, m = wg.m; M[xi] of output channel o and tile t at mm[xi*mxi + o*ldv +
+    col0 + t] (winograd_ir.wino_out_rows, winograd4_ir.wino4_out_rows, or their _4 / _2 forms as in
+    input_transform)."""
     nv = -(-wg.tw // LANES)
     for o in range(o_):
         s, d = mm.ctypes.data + (o * wg.ldv + col0) * FLOAT_BYTES, dst.ctypes.data + (d0 + o * ldf) * FLOAT_BYTES
-        if 4 * wg.tw == LANES:
+        if wg.m == 4:
+            if 4 * wg.tw == LANES:
+                wino4_out_rows_4(s, wg.mxi, nv, wg.th, wg.tw, d, ldr, wg.cols, wg.rows)
+            elif 2 * wg.tw == LANES:
+                wino4_out_rows_2(s, wg.mxi, nv, wg.th, wg.tw, d, ldr, wg.cols, wg.rows)
+            else:
+                wino4_out_rows(s, wg.mxi, nv, wg.th, wg.tw, d, ldr, wg.cols, wg.rows)
+        elif 4 * wg.tw == LANES:
             wino_out_rows_4(s, wg.mxi, nv, wg.th, wg.tw, d, ldr, wg.cols, wg.rows)
         elif 2 * wg.tw == LANES:
             wino_out_rows_2(s, wg.mxi, nv, wg.th, wg.tw, d, ldr, wg.cols, wg.rows)
@@ -152,88 +168,28 @@ def output_transform(mm: np.ndarray, o_: int, col0: int, wg: WinoGeometry, dst: 
 
 
 @njit(cache=True)
-def input_transform4(src: np.ndarray, s0: int, ldc: int, wq: int, ch_: int, v: np.ndarray, col0: int,
-                     wg: WinoGeometry) -> None:
-    """input_transform for F(4x4, 3x3): (B^T d B)[xi] of the 6 x 6 cells d from row 4ti, column 4tj
-    (winograd4_ir.wino4_in_rows, or its _4 / _2 forms)."""
-    nv = -(-wg.tw // LANES)
-    for c in range(ch_):
-        s, d = src.ctypes.data + (s0 + c * ldc) * FLOAT_BYTES, v.ctypes.data + (c * wg.ldv + col0) * FLOAT_BYTES
-        if 4 * wg.tw == LANES:
-            wino4_in_rows_4(s, wq, nv, wg.th, wg.tw, d, wg.vxi)
-        elif 2 * wg.tw == LANES:
-            wino4_in_rows_2(s, wq, nv, wg.th, wg.tw, d, wg.vxi)
-        else:
-            wino4_in_rows(s, wq, nv, wg.th, wg.tw, d, wg.vxi)
-
-
-@njit(cache=True)
-def output_transform4(mm: np.ndarray, o_: int, col0: int, wg: WinoGeometry, dst: np.ndarray, d0: int, ldf: int,
-                      ldr: int) -> None:
-    """output_transform for F(4x4, 3x3): the 4 x 4 block A^T M A of each tile (winograd4_ir.wino4_out_rows,
-    or its _4 / _2 forms)."""
-    nv = -(-wg.tw // LANES)
-    for o in range(o_):
-        s, d = mm.ctypes.data + (o * wg.ldv + col0) * FLOAT_BYTES, dst.ctypes.data + (d0 + o * ldf) * FLOAT_BYTES
-        if 4 * wg.tw == LANES:
-            wino4_out_rows_4(s, wg.mxi, nv, wg.th, wg.tw, d, ldr, wg.cols, wg.rows)
-        elif 2 * wg.tw == LANES:
-            wino4_out_rows_2(s, wg.mxi, nv, wg.th, wg.tw, d, ldr, wg.cols, wg.rows)
-        else:
-            wino4_out_rows(s, wg.mxi, nv, wg.th, wg.tw, d, ldr, wg.cols, wg.rows)
-
-
-@njit(cache=True, inline="always")
-def transform_in(src: np.ndarray, s0: int, ldc: int, wq: int, ch_: int, v: np.ndarray, col0: int,
-                 wg: WinoGeometry) -> None:
-    """input_transform or input_transform4, by wg.m."""
-    if wg.m == 4:
-        input_transform4(src, s0, ldc, wq, ch_, v, col0, wg)
-    else:
-        input_transform(src, s0, ldc, wq, ch_, v, col0, wg)
-
-
-@njit(cache=True, inline="always")
-def transform_out(mm: np.ndarray, o_: int, col0: int, wg: WinoGeometry, dst: np.ndarray, d0: int, ldf: int,
-                  ldr: int) -> None:
-    """output_transform or output_transform4, by wg.m."""
-    if wg.m == 4:
-        output_transform4(mm, o_, col0, wg, dst, d0, ldf, ldr)
-    else:
-        output_transform(mm, o_, col0, wg, dst, d0, ldf, ldr)
-
-
-@njit(cache=True)
 def dy_transform(src: np.ndarray, s0: int, ldc: int, wq: int, ch_: int, v: np.ndarray, col0: int,
                  wg: WinoGeometry) -> None:
-    """v[xi*mxi + c*ldv + col0 + ti*tw + tj] = (A D A^T)[xi] for each channel c < ch_ and tile (ti, tj),
-    D the 2 x 2 cells src[s0 + c*ldc + (2ti + i)*wq + 2tj + k], 0 past wg.cols (winograd_ir.wino_dy_rows, or
-    its _4 / _2 forms as in input_transform)."""
+    """v[xi*mxi + c*ldv + col0 + ti*tw + tj] = (A D A^T)[xi] for each channel c < ch_ and tile (ti, tj):
+    F(2x2, 3x3), D the 2 x 2 cells src[s0 + c*ldc + (2ti + i)*wq + 2tj + k], 0 past wg.cols
+    (winograd_ir.wino_dy_rows); F(4x4, 3x3), the 4 x 4 cells from row 4ti, column 4tj
+    (winograd4_ir.wino4_dy_rows); or their _4 / _2 forms as in input_transform."""
     nv = -(-wg.tw // LANES)
     for c in range(ch_):
         s, d = src.ctypes.data + (s0 + c * ldc) * FLOAT_BYTES, v.ctypes.data + (c * wg.ldv + col0) * FLOAT_BYTES
-        if 4 * wg.tw == LANES:
+        if wg.m == 4:
+            if 4 * wg.tw == LANES:
+                wino4_dy_rows_4(s, wq, nv, wg.th, wg.tw, d, wg.mxi)
+            elif 2 * wg.tw == LANES:
+                wino4_dy_rows_2(s, wq, nv, wg.th, wg.tw, d, wg.mxi)
+            else:
+                wino4_dy_rows(s, wq, nv, wg.th, wg.tw, d, wg.mxi)
+        elif 4 * wg.tw == LANES:
             wino_dy_rows_4(s, wq, nv, wg.th, wg.tw, d, wg.mxi, wg.cols)
         elif 2 * wg.tw == LANES:
             wino_dy_rows_2(s, wq, nv, wg.th, wg.tw, d, wg.mxi, wg.cols)
         else:
             wino_dy_rows(s, wq, nv, wg.th, wg.tw, d, wg.mxi, wg.cols)
-
-
-@njit(cache=True)
-def dy_transform4(src: np.ndarray, s0: int, ldc: int, wq: int, ch_: int, v: np.ndarray, col0: int,
-                  wg: WinoGeometry) -> None:
-    """dy_transform for F(4x4, 3x3): (A D A^T)[xi] of the 4 x 4 cells D from row 4ti, column 4tj
-    (winograd4_ir.wino4_dy_rows, or its _4 / _2 forms)."""
-    nv = -(-wg.tw // LANES)
-    for c in range(ch_):
-        s, d = src.ctypes.data + (s0 + c * ldc) * FLOAT_BYTES, v.ctypes.data + (c * wg.ldv + col0) * FLOAT_BYTES
-        if 4 * wg.tw == LANES:
-            wino4_dy_rows_4(s, wq, nv, wg.th, wg.tw, d, wg.mxi)
-        elif 2 * wg.tw == LANES:
-            wino4_dy_rows_2(s, wq, nv, wg.th, wg.tw, d, wg.mxi)
-        else:
-            wino4_dy_rows(s, wq, nv, wg.th, wg.tw, d, wg.mxi)
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
@@ -253,7 +209,7 @@ def forward_task(task: int, t: int, x: np.ndarray, u: np.ndarray, voffs: np.ndar
     m, tps = min(wg.spc, x.shape[0] - n0), wg.th * wg.tw
     for j in range(m):
         fill_canvas(x, n0 + j, cvs[t], geo)
-        transform_in(cvs[t], 0, geo.plane, geo.wq, x.shape[1], vs[t], j * tps, wg)
+        input_transform(cvs[t], 0, geo.plane, geo.wq, x.shape[1], vs[t], j * tps, wg)
     _gemms(vs[t], u, voffs, ms[t], m, wg)
     return n0, m
 
@@ -266,10 +222,10 @@ def dx_task(t: int, n0: int, m: int, ldy: int, dsize: int, dx: np.ndarray, u: np
     through the canvas layout in dcvs[t] (crop_canvas)."""
     tps = wg.th * wg.tw
     for j in range(m):
-        transform_in(dybs[t], j * dsize + geo.pt * geo.wq + geo.pl, ldy, geo.wq, u.shape[1], vs[t], j * tps, wg)
+        input_transform(dybs[t], j * dsize + geo.pt * geo.wq + geo.pl, ldy, geo.wq, u.shape[1], vs[t], j * tps, wg)
     _gemms(vs[t], u, voffs, ms[t], m, wg)
     for j in range(m):
-        transform_out(ms[t], dx.shape[1], j * tps, wg, dcvs[t], geo.pt * geo.wq + geo.pl, geo.plane, geo.wq)
+        output_transform(ms[t], dx.shape[1], j * tps, wg, dcvs[t], geo.pt * geo.wq + geo.pl, geo.plane, geo.wq)
         crop_canvas(dcvs[t], dx, n0 + j, geo)
 
 
@@ -284,11 +240,8 @@ def dw_task(t: int, m: int, ldy: int, dsize: int, c_: int, f_rows: int, cvs: np.
     xis = (wd.m + 2) * (wd.m + 2)
     v, mm = vs[t], ms[t]
     for j in range(m):
-        transform_in(cvs[t], j * csize, geo.plane, geo.wq, c_, v, j * tps, wd)
-        if wd.m == 4:
-            dy_transform4(dybs[t], j * dsize + geo.margin, ldy, geo.wq, f_rows, mm, j * tps, wd)
-        else:
-            dy_transform(dybs[t], j * dsize + geo.margin, ldy, geo.wq, f_rows, mm, j * tps, wd)
+        input_transform(cvs[t], j * csize, geo.plane, geo.wq, c_, v, j * tps, wd)
+        dy_transform(dybs[t], j * dsize + geo.margin, ldy, geo.wq, f_rows, mm, j * tps, wd)
     nv = -(-(m * tps) // LANES)
     tail = nv * LANES - m * tps
     for xi in range(xis):
@@ -315,7 +268,16 @@ def dw_sums(t: int, c_: int, f_rows: int, ms: np.ndarray, wd: WinoGeometry) -> N
 
 
 @njit(cache=True, fastmath=FAST)
-def dw_finish(t: int, c_: int, ms: np.ndarray, dw: np.ndarray) -> None:
+def dw_finish(t: int, c_: int, ms: np.ndarray, dw: np.ndarray, wd: WinoGeometry) -> None:
+    """dW from thread t's dU sums, by wd.m: F(2x2, 3x3) (_dw_finish2) or F(4x4, 3x3) (_dw_finish4)."""
+    if wd.m == 4:
+        _dw_finish4(t, c_, ms, dw)
+    else:
+        _dw_finish2(t, c_, ms, dw)
+
+
+@njit(cache=True, fastmath=FAST)
+def _dw_finish2(t: int, c_: int, ms: np.ndarray, dw: np.ndarray) -> None:
     """dw[f, 9c + 3kh + kw] = (G^T dU[f, c] G)[kh, kw] from thread t's sums (dw_sums), dw [F4, K2]."""
     f_rows, c_rows = dw.shape[0], -(-c_ // ROWS) * ROWS
     du = ms[t, ms.shape[1] - XI * f_rows * c_rows:]
@@ -335,8 +297,8 @@ def dw_finish(t: int, c_: int, ms: np.ndarray, dw: np.ndarray) -> None:
 
 
 @njit(cache=True, fastmath=FAST)
-def dw_finish4(t: int, c_: int, ms: np.ndarray, dw: np.ndarray) -> None:
-    """dw_finish for F(4x4, 3x3): dw[f, 9c + 3kh + kw] = (G^T dU[f, c] G)[kh, kw], dU 6 x 6 (dw_sums), with
+def _dw_finish4(t: int, c_: int, ms: np.ndarray, dw: np.ndarray) -> None:
+    """_dw_finish2 for F(4x4, 3x3): dw[f, 9c + 3kh + kw] = (G^T dU[f, c] G)[kh, kw], dU 6 x 6 (dw_sums), with
     G^T = [[1/4, -1/6, -1/6, 1/24, 1/24, 0], [0, -1/6, 1/6, 1/12, -1/12, 0], [0, -1/6, -1/6, 1/6, 1/6, 1]]."""
     f_rows, c_rows = dw.shape[0], -(-c_ // ROWS) * ROWS
     du = ms[t, ms.shape[1] - XI4 * f_rows * c_rows:]

@@ -81,10 +81,13 @@ def _at(b: ir.IRBuilder, m: list) -> list:  # type: ignore[type-arg]
             b.fadd(b.fadd(d12, _scaled(b, d34, 8.0)), m5)]
 
 
-def _in_rows(k: int):  # type: ignore[no-untyped-def]
-    """wino4_in_rows (k = 1) or wino4_in_rows_k (module docstring)."""
+def _to_domain(k: int, taps: int, read_row, transform):  # type: ignore[no-untyped-def]
+    """An intrinsic (src, wq, nv, th, tw, dst, xs) writing dst[xi*xs + ti*tw + j] = the 6 x 6 transform of
+    the taps x taps cells src[(4ti + a)*wq + 4j + b] of each tile (module docstring; k tile rows per
+    vector): read_row(builder, row pointers, first float) gives a tile row's taps vectors,
+    transform(builder, vectors) applies the 6 x taps matrix, along the rows and then down the columns."""
     @intrinsic
-    def in_rows(typingctx, src, wq, nv, th, tw, dst, xs):  # type: ignore[no-untyped-def]
+    def to_domain(typingctx, src, wq, nv, th, tw, dst, xs):  # type: ignore[no-untyped-def]
         def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
             src_a, wq_v, nv_v, th_v, tw_v, dst_a, xs_v = args
             src_0, dst_0 = _ptr(builder, src_a, _F32), _ptr(builder, dst_a, _F32)
@@ -93,21 +96,16 @@ def _in_rows(k: int):  # type: ignore[no-untyped-def]
                 ti = b0.mul(g, _const(k))
                 dst_p = b0.gep(dst_0, [b0.mul(ti, tw_v)])
                 subs = [b0.gep(src_0, [b0.mul(b0.mul(_last(b0, ti, q, th_v), _const(4)), wq_v)]) for q in range(k)]
-                rows = [[b0.gep(sub, [b0.mul(_const(a), wq_v)]) for sub in subs] for a in range(6)]
+                rows = [[b0.gep(sub, [b0.mul(_const(a), wq_v)]) for sub in subs] for a in range(taps)]
                 outs = [b0.gep(dst_p, [b0.mul(_const(xi), xs_v)]) for xi in range(XI4)]
                 _loop(b0, nv_v if k == 1 else _const(1), [], lambda b, i, accs: body(b, i, rows, outs))
                 return []
 
             def body(b: ir.IRBuilder, i: ir.Value, rows: list, outs: list) -> list:  # type: ignore[type-arg]
                 j = b.mul(i, _const(LANES))
-                e = b.mul(j, _const(4))
-                r = []
-                for row in rows:  # d0..d5 of LANES tiles, then B^T along the row
-                    p = _phases(b, _quads(b, row, e))
-                    p4 = _phases(b, _quads(b, row, b.add(e, _const(4))))
-                    r.append(_bt(b, p + p4[:2]))
-                for col in range(6):  # then down the columns
-                    v = _bt(b, [r[a][col] for a in range(6)])
+                r = [transform(b, read_row(b, row, b.mul(j, _const(4)))) for row in rows]
+                for col in range(6):
+                    v = transform(b, [r[a][col] for a in range(taps)])
                     for a in range(6):
                         _store(b, outs[6 * a + col], j, v[a])
                 return []
@@ -117,10 +115,20 @@ def _in_rows(k: int):  # type: ignore[no-untyped-def]
 
         return types.void(*[types.int64] * 7), codegen
 
-    return in_rows
+    return to_domain
 
 
-wino4_in_rows, wino4_in_rows_2, wino4_in_rows_4 = _in_rows(1), _in_rows(2), _in_rows(4)
+def _six(b: ir.IRBuilder, row: list, at: ir.Value) -> list:  # type: ignore[type-arg]
+    """d0..d5 of LANES tiles: columns 4j .. 4j + 3, then 4j + 4 and 4j + 5 from four floats further."""
+    return _phases(b, _quads(b, row, at)) + _phases(b, _quads(b, row, b.add(at, _const(4))))[:2]
+
+
+def _four(b: ir.IRBuilder, row: list, at: ir.Value) -> list:  # type: ignore[type-arg]
+    """D0..D3 of LANES tiles: columns 4j .. 4j + 3."""
+    return _phases(b, _quads(b, row, at))
+
+
+wino4_in_rows, wino4_in_rows_2, wino4_in_rows_4 = (_to_domain(k, 6, _six, _bt) for k in (1, 2, 4))
 
 
 def _interleave4(b: ir.IRBuilder, y: list) -> list:  # type: ignore[type-arg]
@@ -187,38 +195,4 @@ def _a_col(b: ir.IRBuilder, d: list) -> list:  # type: ignore[type-arg]
     return [d0, b.fadd(p02, p13), b.fsub(p02, p13), b.fadd(q02, q13), b.fsub(q02, q13), d3]
 
 
-def _dy_rows(k: int):  # type: ignore[no-untyped-def]
-    """wino4_dy_rows (k = 1) or wino4_dy_rows_k (module docstring)."""
-    @intrinsic
-    def dy_rows(typingctx, src, wq, nv, th, tw, dst, xs):  # type: ignore[no-untyped-def]
-        def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-            src_a, wq_v, nv_v, th_v, tw_v, dst_a, xs_v = args
-            src_0, dst_0 = _ptr(builder, src_a, _F32), _ptr(builder, dst_a, _F32)
-
-            def tile_row(b0: ir.IRBuilder, g: ir.Value, accs: list) -> list:  # type: ignore[type-arg]
-                ti = b0.mul(g, _const(k))
-                dst_p = b0.gep(dst_0, [b0.mul(ti, tw_v)])
-                subs = [b0.gep(src_0, [b0.mul(b0.mul(_last(b0, ti, q, th_v), _const(4)), wq_v)]) for q in range(k)]
-                rows = [[b0.gep(sub, [b0.mul(_const(i), wq_v)]) for sub in subs] for i in range(4)]
-                outs = [b0.gep(dst_p, [b0.mul(_const(xi), xs_v)]) for xi in range(XI4)]
-                _loop(b0, nv_v if k == 1 else _const(1), [], lambda b, i, accs: body(b, i, rows, outs))
-                return []
-
-            def body(b: ir.IRBuilder, i: ir.Value, rows: list, outs: list) -> list:  # type: ignore[type-arg]
-                j = b.mul(i, _const(LANES))
-                r = [_a_col(b, _phases(b, _quads(b, row, b.mul(j, _const(4))))) for row in rows]
-                for col in range(6):  # then down the columns
-                    v = _a_col(b, [r[i_][col] for i_ in range(4)])
-                    for a in range(6):
-                        _store(b, outs[6 * a + col], j, v[a])
-                return []
-
-            _loop(builder, _groups(builder, th_v, k), [], tile_row)
-            return context.get_dummy_value()
-
-        return types.void(*[types.int64] * 7), codegen
-
-    return dy_rows
-
-
-wino4_dy_rows, wino4_dy_rows_2, wino4_dy_rows_4 = _dy_rows(1), _dy_rows(2), _dy_rows(4)
+wino4_dy_rows, wino4_dy_rows_2, wino4_dy_rows_4 = (_to_domain(k, 4, _four, _a_col) for k in (1, 2, 4))
