@@ -254,6 +254,12 @@ for xs in x:
     g = conv_plan.with_winograd(conv_plan.plan_for(xs, w, 1, (1, 1, 1, 1)), True)
     dw = conv_plan.flat_conv_backward(g, xs, w, dz, BN_RELU, True, True, saved=y, yconv=y, coef=coef)[1]
     digest.update(dw.tobytes())
+x4, w4 = rng.standard_normal((13, 16, 16, 16), dtype=np.float32), rng.standard_normal((16, 16, 3, 3), dtype=np.float32)
+g4 = conv_plan.plan_for(x4, w4, 1, (1, 1, 1, 1))
+assert g4.wino_m == 4  # F(4x4, 3x3) too
+dz4 = rng.standard_normal((13, 16, 16, 16), dtype=np.float32)
+digest.update(conv_plan.flat_conv_backward(g4, x4, w4, dz4, BN_RELU, True, True, saved=dz4, yconv=dz4,
+                                           coef=coef[:, :16])[1].tobytes())
 print(digest.hexdigest())
 """
 
