@@ -74,6 +74,11 @@ class Geometry:
     wino4_fits: bool = False  # F(4x4, 3x3) may run this shape (winograd4_fits)
 
     @property
+    def wino_tiles(self) -> int:
+        """Winograd tiles of one sample's output: ceil(OH / m) * ceil(OW / m), m = wino_m."""
+        return -(-self.oh // self.wino_m) * -(-self.ow // self.wino_m)
+
+    @property
     def ldy(self) -> int:
         return self.margin + self.plane
 
@@ -153,9 +158,10 @@ def winograd4_fits(h: int, w: int, oh: int, ow: int) -> bool:
 
 def use_winograd4(h: int, w: int, oh: int, ow: int) -> bool:
     """F(4x4, 3x3) for a Winograd layer (use_winograd; forward, dx and dW) where it fits, from sides
-    of 16 (4 tiles a row). Against F(2x2, 3x3) on Zen 4 (2 threads, batch 64): forward 1.27x at
-    16->16 32x32, 1.34x at 32->32 16x16, backward 1.54x and 1.35x; at 8x8 0.82x forward and 0.66x
-    backward (2 tiles a row: vectors of tiles mostly empty); bench/PROFILE.md."""
+    of 16 (4 tiles a row). Against F(2x2, 3x3) on Zen 4 (2 threads, batch 64, forward / backward):
+    1.93x / 1.75x at 16->16 32x32, 1.29x / 1.34x at 32->32 16x16, 1.34x / 1.43x at 64->64 16x16;
+    forced at 8x8 0.73x / 0.62x (2 tiles a row: vectors of tiles mostly empty); bench/PROFILE.md,
+    "Issue 13, round four"."""
     return winograd4_fits(h, w, oh, ow) and min(h, w, oh, ow) >= _WINO4_MIN_SIDE
 
 
@@ -197,8 +203,8 @@ def flat_conv_forward(g: Geometry, x: np.ndarray, w: np.ndarray, b: np.ndarray |
     ybs = scratch("flat_out", (THREADS, f_rows * g.npad + (2 * LANES if g.wino else 0)), x.dtype)
     geo = g.kernel_args(mode, pool)
     if g.wino:
-        tiles = -(-g.oh // g.wino_m) * -(-g.ow // g.wino_m)
-        spc = _wino_samples(x.shape[0], tiles, _wino_sample_bytes(g.c, f_rows, tiles, x.itemsize, g.wino_m))
+        spc = _wino_samples(x.shape[0], g.wino_tiles, _wino_sample_bytes(g.c, f_rows, g.wino_tiles, x.itemsize,
+                                                                         g.wino_m))
         wg = _wino_geometry(g.oh, g.ow, spc, g.c, f_rows, g.wino_m)
         u, (vs, ms, voffs) = transform_weights(w, f_rows, m=g.wino_m), _wino_workspaces(wg, g.c, x.dtype)
         wt, offs = np.zeros((0, f_rows), x.dtype), g.offs[:0]
@@ -230,8 +236,7 @@ def flat_conv_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray
     wino = g.wino and need_dx
     wino_dw = wino and g.wino_dw
     if wino_dw:
-        tiles = -(-g.oh // g.wino_m) * -(-g.ow // g.wino_m)
-        tasks, per, spc = _wino_dw_tasks(n, _wino_sample_bytes(c_rows, f_rows, tiles, x.itemsize, g.wino_m))
+        tasks, per, spc = _wino_dw_tasks(n, _wino_sample_bytes(c_rows, f_rows, g.wino_tiles, x.itemsize, g.wino_m))
         wd = _wino_geometry(g.oh, g.ow, spc, c_rows, f_rows, g.wino_m)._replace(spc=per * spc)
     else:
         spc = _samples_per_task(n, (csize + dsize) * x.itemsize, g.dw_vectors)
@@ -267,7 +272,7 @@ def flat_conv_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray
     return (dx if need_dx else None), dw, (dbp.sum(axis=0) if need_db else None)
 
 
-def _wino_sample_bytes(i_: int, o_rows: int, tiles: int, itemsize: int, m: int = 2) -> int:
+def _wino_sample_bytes(i_: int, o_rows: int, tiles: int, itemsize: int, m: int) -> int:
     """Bytes of one sample's transform-domain buffers: V of i_ channels and M (or dM) of o_rows,
     (m + 2)^2 values per m x m tile and channel."""
     return (m + 2) ** 2 * (i_ + o_rows) * tiles * itemsize
@@ -301,11 +306,11 @@ def _wino_samples(n: int, tiles: int, per_sample: int) -> int:
     return best
 
 
-def _wino_geometry(rows: int, cols: int, spc: int, i_: int, o_rows: int, m: int = 2) -> WinoGeometry:
-    """The Winograd F(m x m, 3 x 3) layout of spc samples of rows x cols outputs, i_ -> o_rows channels: rows of
-    ldv = the tiles up to a multiple of COLS, then LANES floats for the junk lanes of the
-    transforms (winograd_ir); xi planes whose stride is an odd number of cache lines modulo
-    4 KB, so that the transforms' 16 streams do not share L1 sets."""
+def _wino_geometry(rows: int, cols: int, spc: int, i_: int, o_rows: int, m: int) -> WinoGeometry:
+    """The Winograd F(m x m, 3 x 3) layout of spc samples of rows x cols outputs, i_ -> o_rows channels:
+    rows of ldv = the tiles up to a multiple of COLS, then LANES floats for the junk lanes of the
+    transforms (winograd_ir, winograd4_ir); xi planes whose stride is an odd number of cache lines
+    modulo 4 KB, so that the transforms' 16 or 36 streams do not share L1 sets."""
     th, tw = -(-rows // m), -(-cols // m)
     ldv = _up(spc * th * tw, COLS) + LANES
     ldv += LANES if ldv % 1024 == 0 else 0
