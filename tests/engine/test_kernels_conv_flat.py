@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnncli.engine.kernels import conv, norm
+from cnncli.engine.kernels import conv, conv_plan, norm
 from cnncli.engine.kernels.activation import NO_ACTIVATION, RELU, relu_forward
 from cnncli.engine.kernels.pool import maxpool2d_forward
 
@@ -32,6 +32,17 @@ CASES = [
 ]
 
 
+@pytest.fixture(params=[None, 2, 3], ids=["side-rule", "side-2", "side-3"])
+def side(request, monkeypatch):
+    """Samples side by side in the direct tiles' canvases: the rule's (None), or forced to 2 or 3
+    (at most the batch) for every conv_flat call of the test."""
+    if request.param is not None:
+        monkeypatch.setattr(conv_plan, "side_by_side", lambda oh, ow, slot, batch: min(request.param, batch))
+    conv_plan.geometry.cache_clear()
+    yield request.param
+    conv_plan.geometry.cache_clear()
+
+
 def torch_grads(x, w, b, stride, pads, dy):
     xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     y = F.conv2d(F.pad(xt, (pads[2], pads[3], pads[0], pads[1])), wt, bt, stride)
@@ -40,8 +51,8 @@ def torch_grads(x, w, b, stride, pads, dy):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_geometry_matches_torch(randn, case):
-    # Reference: torch F.conv2d + autograd.
+def test_geometry_matches_torch(randn, case, side):
+    # Reference: torch F.conv2d + autograd; with samples side by side in the canvases too.
     n, c, h, wd, f, kh, kw, s, pads = case
     x, w, b = randn(n, c, h, wd), randn(f, c, kh, kw), randn(f)
     assert conv.flat_eligible((s, s), (1, 1), 1)
@@ -66,7 +77,7 @@ def test_without_bias_gradient(randn):
 
 @pytest.mark.parametrize("shape,pool,stride", [((4, 3, 12, 12), 2, 1), ((3, 2, 11, 13), 3, 1),
                                                ((2, 64, 32, 32), 2, 1), ((3, 3, 12, 12), 2, 2)])
-def test_conv_relu_pool_equals_the_unfused_kernels(randn, shape, pool, stride):
+def test_conv_relu_pool_equals_the_unfused_kernels(randn, shape, pool, stride, side):
     # Reference: conv2d_forward -> relu_forward -> maxpool2d_forward, bit for bit; ties and a NaN.
     x = randn(*shape)
     x[0, :, :4, :4] = 0.25
@@ -95,7 +106,7 @@ def test_conv_relu_pool_equals_the_unfused_kernels(randn, shape, pool, stride):
         np.testing.assert_array_equal(ours, ref)
 
 
-def test_conv_relu_equals_the_unfused_kernels(randn):
+def test_conv_relu_equals_the_unfused_kernels(randn, side):
     # Reference: conv2d_forward -> relu_forward, and backward through relu then conv.
     x, w, b = randn(3, 4, 9, 7), randn(5, 4, 3, 3), randn(5)
     pads = (1, 1, 1, 1)
@@ -110,7 +121,7 @@ def test_conv_relu_equals_the_unfused_kernels(randn):
 
 
 @pytest.mark.parametrize("relu", [False, True])
-def test_conv_batchnorm_equals_the_unfused_kernels(randn, relu):
+def test_conv_batchnorm_equals_the_unfused_kernels(randn, relu, side):
     # Reference: numpy sums for the statistics; batchnorm_backward (+ relu) then conv2d_backward.
     x, w = randn(4, 3, 10, 10) * 2 + 1, randn(6, 3, 3, 3)
     pads, stride = (1, 1, 1, 1), (2, 2)
@@ -134,6 +145,26 @@ def test_conv_batchnorm_equals_the_unfused_kernels(randn, relu):
     scale = gamma * invstd
     z = norm.batchnorm_apply(y, scale, beta - mean * scale, op)
     np.testing.assert_allclose(z, z_ref, rtol=1e-5, atol=1e-5)
+
+
+def test_side_by_side_rule():
+    # Reference: the tile columns per sample, up(OH * S * slot, COLS) / S, worked out by hand.
+    from cnncli.engine.kernels.microkernel import COLS
+
+    # 8x8 outputs at stride 2 (slot 9): 72 wide outputs, in 96 columns of 48 (AVX-512), 72 each two
+    # by two; in 72 columns of 24 (AVX2) already
+    two = 2 if COLS == 48 else 1
+    assert conv_plan.side_by_side(8, 8, 9, 64) == two
+    assert conv_plan.side_by_side(8, 8, 9, 1) == 1        # a batch of one
+    assert conv_plan.side_by_side(16, 16, 17, 64) == 1     # 272 of 288 columns used: nothing to gain
+    assert conv_plan.side_by_side(28, 28, 30, 64) == 1     # LeNet-5 conv1
+    assert conv_plan.side_by_side(7, 7, 7, 64) == 1        # 1x1 without padding: no junk columns
+    assert conv_plan.side_by_side(4, 4, 5, 64) == two      # 20 wide outputs: 48 columns, 24 each two by two; or 24
+    g = conv_plan.geometry(32, 16, 16, 64, 3, 3, 2, (1, 1, 1, 1), 4)
+    assert (g.side, g.slot, g.wq) == (two, 9, 9 * two)
+    assert conv_plan.geometry(64, 8, 8, 64, 3, 3, 1, (1, 1, 1, 1), 4).side == 1   # Winograd: one sample a canvas
+    forced = conv_plan.with_winograd(conv_plan.geometry(8, 8, 8, 8, 3, 3, 1, (1, 1, 1, 1), 4), True)
+    assert forced.wino and (forced.side, forced.wq) == (1, 9)
 
 
 def test_tiles_compute_their_formulas(rng):

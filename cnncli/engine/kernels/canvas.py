@@ -14,6 +14,12 @@ Hq = ceil(Hp/s) + 1. Tap (kh, kw) then reads phase (kh % s, kw % s) at p + (kh//
 In both cases the wide output row y[f, p] (p = oh*Wq + ow) is
     y[f, p] = sum_{c, kh, kw} w[f, c, kh, kw] * cv[tap_offset(c, kh, kw) + p],
 a sum of contiguous runs: what microkernel.conv_tile computes (conv_flat.py).
+Samples side by side: a canvas may hold S samples in one row, sample j's columns at
+[j*slot, (j+1)*slot) with slot the one-sample row length above and Wq = S*slot (output
+(oh, ow) of sample j at p = oh*Wq + j*slot + ow). The reads that leave a slot are the ones that
+leave a row in a one-sample canvas, and land in zero columns the same way, so the formulas
+hold as they are; small outputs then fill more of each tile (8x8 outputs of a stride-2 layer:
+64 of 96 columns with one sample, 128 of 144 with two; conv_plan.side_by_side).
 
 The loops index flat arrays with unsigned integers (copy_rows, zero): Numba then skips
 its negative-index wraparound check and the loops vectorise (bench/PROFILE.md: 4x faster),
@@ -38,7 +44,7 @@ class FlatGeometry(NamedTuple):
     s: int         # stride, along H and W
     pt: int        # padding top
     pl: int        # padding left
-    wq: int        # canvas / wide row length
+    wq: int        # canvas / wide row length: side * slot
     plane: int     # canvas plane stride
     npad: int      # wide output columns, a multiple of COLS
     margin: int    # zeros before dY' (the largest tap shift)
@@ -46,7 +52,9 @@ class FlatGeometry(NamedTuple):
     ow: int
     mode: int      # epilogue / prologue: BIAS, RELU, POOL, BN or BN_RELU
     pool: int      # POOL: the pooling window k
-    spc: int       # backward: samples per task
+    spc: int       # backward: canvases per task
+    side: int      # samples side by side in one canvas
+    slot: int      # columns of one sample in a canvas row
 
 
 
@@ -83,18 +91,19 @@ def zero(dst: np.ndarray, d0: int, count: int) -> None:
 
 
 @njit(cache=True, fastmath=FAST)
-def fill_canvas(x: np.ndarray, n: int, cv: np.ndarray, geo: FlatGeometry) -> None:
-    """cv[:C*s*s*plane] = the canvas of x[n] (layouts in the module doc), zeros to the end of
-    every plane; for s > 1 only the phases that a KH x KW kernel reads are written."""
+def fill_canvas(x: np.ndarray, n0: int, m: int, cv: np.ndarray, geo: FlatGeometry) -> None:
+    """cv[:C*s*s*plane] = the canvas of samples n0 .. n0 + m - 1 side by side (m <= geo.side; layouts
+    in the module doc), zeros everywhere else in every plane; for s > 1 only the phases that a
+    KH x KW kernel reads are written."""
     s, pt, pl, wq, plane, kh_, kw_ = geo.s, geo.pt, geo.pl, geo.wq, geo.plane, geo.kh, geo.kw
     c_, h_, w_ = x.shape[1], x.shape[2], x.shape[3]
     xf = x.reshape(x.size)
     for c in range(c_):
-        src = ((n * c_ + c) * h_) * w_
         if s == 1:
-            base = c * plane
-            zero(cv, base, plane)
-            copy_rows(cv, base + pt * wq + pl, wq, 1, xf, src, w_, 1, h_, w_)
+            zero(cv, c * plane, plane)
+            for j in range(m):
+                copy_rows(cv, c * plane + pt * wq + j * geo.slot + pl, wq, 1, xf, ((n0 + j) * c_ + c) * h_ * w_, w_, 1,
+                          h_, w_)
             continue
         for a in range(min(s, kh_)):  # only the phases some tap reads: all of them for 3x3/2
             ih0 = (a - pt) % s  # first image row in phase row a, at phase row (ih0 + pt) // s
@@ -102,25 +111,28 @@ def fill_canvas(x: np.ndarray, n: int, cv: np.ndarray, geo: FlatGeometry) -> Non
                 iw0 = (b - pl) % s
                 base = (c * s * s + a * s + b) * plane
                 zero(cv, base, plane)
-                copy_rows(cv, base + (ih0 + pt) // s * wq + (iw0 + pl) // s, wq, 1, xf, src + ih0 * w_ + iw0,
-                          s * w_, s, (h_ - ih0 + s - 1) // s, (w_ - iw0 + s - 1) // s)
+                for j in range(m):
+                    copy_rows(cv, base + (ih0 + pt) // s * wq + j * geo.slot + (iw0 + pl) // s, wq, 1, xf,
+                              ((n0 + j) * c_ + c) * h_ * w_ + ih0 * w_ + iw0, s * w_, s, (h_ - ih0 + s - 1) // s,
+                              (w_ - iw0 + s - 1) // s)
 
 
 @njit(cache=True, fastmath=FAST)
-def crop_canvas(cv: np.ndarray, dx: np.ndarray, n: int, geo: FlatGeometry) -> None:
-    """dx[n] = the image part of canvas cv (fill_canvas read backwards)."""
+def crop_canvas(cv: np.ndarray, dx: np.ndarray, n0: int, m: int, geo: FlatGeometry) -> None:
+    """dx[n0 .. n0 + m - 1] = the image parts of canvas cv (fill_canvas read backwards)."""
     s, pt, pl, wq, plane = geo.s, geo.pt, geo.pl, geo.wq, geo.plane
     c_, h_, w_ = dx.shape[1], dx.shape[2], dx.shape[3]
     df = dx.reshape(dx.size)
-    for c in range(c_):
-        dst = ((n * c_ + c) * h_) * w_
-        if s == 1:
-            copy_rows(df, dst, w_, 1, cv, c * plane + pt * wq + pl, wq, 1, h_, w_)
-            continue
-        for a in range(s):
-            ih0 = (a - pt) % s
-            for b in range(s):
-                iw0 = (b - pl) % s
-                copy_rows(df, dst + ih0 * w_ + iw0, s * w_, s, cv,
-                          (c * s * s + a * s + b) * plane + (ih0 + pt) // s * wq + (iw0 + pl) // s, wq, 1,
-                          (h_ - ih0 + s - 1) // s, (w_ - iw0 + s - 1) // s)
+    for j in range(m):
+        for c in range(c_):
+            dst = ((n0 + j) * c_ + c) * h_ * w_
+            if s == 1:
+                copy_rows(df, dst, w_, 1, cv, c * plane + pt * wq + j * geo.slot + pl, wq, 1, h_, w_)
+                continue
+            for a in range(s):
+                ih0 = (a - pt) % s
+                for b in range(s):
+                    iw0 = (b - pl) % s
+                    copy_rows(df, dst + ih0 * w_ + iw0, s * w_, s, cv,
+                              (c * s * s + a * s + b) * plane + (ih0 + pt) // s * wq + j * geo.slot + (iw0 + pl) // s,
+                              wq, 1, (h_ - ih0 + s - 1) // s, (w_ - iw0 + s - 1) // s)

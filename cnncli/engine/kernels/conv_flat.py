@@ -40,11 +40,15 @@ __all__ = ["BIAS", "BN", "BN_RELU", "POOL", "RELU", "COLS", "LANES", "ROWS", "TA
            "flat_backward_pool", "flat_forward", "flat_forward_pool", "wino_backward_pool", "wino_forward_pool"]
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _forward_sample(n: int, t: int, x: np.ndarray, offs: np.ndarray, wt: np.ndarray, cvs: np.ndarray,
-                    ybs: np.ndarray, geo: FlatGeometry) -> None:
-    """Wide output of sample n of flat_forward into ybs[t]."""
-    fill_canvas(x, n, cvs[t], geo)
+def _forward_canvas(task: int, t: int, x: np.ndarray, offs: np.ndarray, wt: np.ndarray, cvs: np.ndarray,
+                    ybs: np.ndarray, geo: FlatGeometry) -> tuple[int, int]:
+    """Wide output of the samples of direct task `task` (geo.side of them, side by side) into
+    ybs[t]; returns (first sample, samples). Sample j's rows start at ybs[t, j*slot]."""
+    n0 = task * geo.side
+    m = min(geo.side, x.shape[0] - n0)
+    fill_canvas(x, n0, m, cvs[t], geo)
     tiles(cvs[t], 0, offs, wt, ybs[t], 0, geo.npad, 0, geo.npad)
+    return n0, m
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
@@ -61,7 +65,8 @@ def flat_forward(x: np.ndarray, offs: np.ndarray, wt: np.ndarray, u: np.ndarray,
     only the kernels it uses: bench/PROFILE.md.)"""
     mode = geo.mode
     bn = mode == BN or mode == BN_RELU
-    for task in prange(-(-x.shape[0] // wg.spc)):
+    per_task = max(wg.spc * min(u.shape[0], 1), geo.side)  # samples: Winograd's wg.spc, or side by side
+    for task in prange(-(-x.shape[0] // per_task)):
         t = get_thread_id()
         st = stats[t] if bn else stats[t, :0]
         if u.shape[0]:
@@ -70,18 +75,20 @@ def flat_forward(x: np.ndarray, offs: np.ndarray, wt: np.ndarray, u: np.ndarray,
                 output_transform(ms[t], y.shape[1], j * wg.th * wg.tw, wg, ybs[t], 0, geo.npad, geo.wq)
                 store(ybs[t], geo.npad, geo.wq, n0 + j, bias, y, mode == RELU, st)
         else:
-            _forward_sample(task, t, x, offs, wt, cvs, ybs, geo)
-            store(ybs[t], geo.npad, geo.wq, task, bias, y, mode == RELU, st)
+            n0, m = _forward_canvas(task, t, x, offs, wt, cvs, ybs, geo)
+            for j in range(m):
+                store(ybs[t][j * geo.slot:], geo.npad, geo.wq, n0 + j, bias, y, mode == RELU, st)
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
 def flat_forward_pool(x: np.ndarray, offs: np.ndarray, wt: np.ndarray, bias: np.ndarray, y: np.ndarray,
                       codes: np.ndarray, cvs: np.ndarray, ybs: np.ndarray, geo: FlatGeometry) -> None:
     """flat_forward in mode POOL: y pooled, and its codes."""
-    for n in prange(x.shape[0]):
+    for task in prange(-(-x.shape[0] // geo.side)):
         t = get_thread_id()
-        _forward_sample(n, t, x, offs, wt, cvs, ybs, geo)
-        store_pool(ybs[t], geo.npad, geo.wq, geo.pool, n, bias, y, codes)
+        n0, m = _forward_canvas(task, t, x, offs, wt, cvs, ybs, geo)
+        for j in range(m):
+            store_pool(ybs[t][j * geo.slot:], geo.npad, geo.wq, geo.pool, n0 + j, bias, y, codes)
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
@@ -99,26 +106,33 @@ def wino_forward_pool(x: np.ndarray, u: np.ndarray, voffs: np.ndarray, bias: np.
 
 @njit(cache=True, fastmath=FAST, inline="always")
 def _chunk_canvases(ch: int, t: int, x: np.ndarray, cvs: np.ndarray, dybs: np.ndarray, f_rows: int,
-                    geo: FlatGeometry) -> tuple[int, int, int, int]:
-    """Canvases of the samples of task ch, and their dY' blocks zeroed; returns (first sample,
-    samples, dY' row length, dY' block per sample)."""
+                    geo: FlatGeometry) -> tuple[int, int, int, int, int]:
+    """Canvases of the samples of task ch (geo.spc canvases of geo.side samples), and their dY'
+    blocks zeroed; returns (first sample, canvases, samples, dY' row length, dY' block per canvas)."""
     n_, c_ = x.shape[0], x.shape[1]
-    s, plane, margin = geo.s, geo.plane, geo.margin
+    s, plane, margin, side = geo.s, geo.plane, geo.margin, geo.side
     ldy = margin + plane
     csize, dsize = c_ * s * s * plane, f_rows * ldy
-    n0 = ch * geo.spc
-    m = min(geo.spc, n_ - n0)
+    n0 = ch * geo.spc * side
+    ns = min(geo.spc * side, n_ - n0)
+    m = -(-ns // side)
     cv, dyb = cvs[t], dybs[t]
     for j in range(m):
-        fill_canvas(x, n0 + j, cv[j * csize:(j + 1) * csize], geo)
+        fill_canvas(x, n0 + j * side, min(side, ns - j * side), cv[j * csize:(j + 1) * csize], geo)
         zero(dyb, j * dsize, dsize)  # margins, junk columns and padding rows of dY' stay zero
-    return n0, m, ldy, dsize
+    return n0, m, ns, ldy, dsize
+
+
+@njit(cache=True, inline="always")
+def _dy_at(k: int, dsize: int, geo: FlatGeometry) -> int:
+    """Where sample k of a task starts in its dY' blocks: canvas k // side, slot k % side."""
+    return (k // geo.side) * dsize + geo.margin + (k % geo.side) * geo.slot
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
 def _chunk_dw(t: int, m: int, ldy: int, dsize: int, csize: int, offs: np.ndarray, dwp: np.ndarray, cvs: np.ndarray,
              dybs: np.ndarray, geo: FlatGeometry) -> None:
-    """dwp[t] += the dW of the m samples of a task (grad_tile on their canvases and dY'), over the
+    """dwp[t] += the dW of the m canvases of a task (grad_tile on them and their dY'), over the
     vectors that hold wide outputs (dY' is zero after them: fewer than npad / LANES at 8x8)."""
     f_rows, k2 = dwp.shape[1], dwp.shape[2]
     cv, dyb = cvs[t], dybs[t]
@@ -131,9 +145,10 @@ def _chunk_dw(t: int, m: int, ldy: int, dsize: int, csize: int, offs: np.ndarray
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _chunk_dx(t: int, n0: int, m: int, dsize: int, dx: np.ndarray, dx_offs: np.ndarray, dx_w: np.ndarray,
+def _chunk_dx(t: int, n0: int, m: int, ns: int, dsize: int, dx: np.ndarray, dx_offs: np.ndarray, dx_w: np.ndarray,
               dx_rows: np.ndarray, dybs: np.ndarray, dcvs: np.ndarray, geo: FlatGeometry) -> None:
-    """dx of the m samples of a task on the direct tiles, from their dY' (nothing when dx_rows is empty)."""
+    """dx of the ns samples (m canvases) of a task on the direct tiles, from their dY' (nothing
+    when dx_rows is empty)."""
     if dx_rows.shape[0] == 0:
         return
     s, plane = geo.s, geo.plane
@@ -147,7 +162,7 @@ def _chunk_dx(t: int, n0: int, m: int, dsize: int, dx: np.ndarray, dx_offs: np.n
             ph, q0, q1, e0 = dx_rows[r, 0], dx_rows[r, 1], dx_rows[r, 2], dx_rows[r, 3]
             e1 = dx_rows[r + 1, 3] if r + 1 < dx_rows.shape[0] else dx_offs.size
             tiles(dyb, j * dsize, dx_offs[e0:e1], dx_w[e0:e1], dcv, ph * plane, s * s * plane, q0, q1)
-        crop_canvas(dcv, dx, n0 + j, geo)
+        crop_canvas(dcv, dx, n0 + j * geo.side, min(geo.side, ns - j * geo.side), geo)
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
@@ -158,20 +173,20 @@ def flat_backward(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, saved: np.nda
                   wg: WinoGeometry, wd: WinoGeometry) -> None:
     """dwp[t] += dW [F4, K2] and dbp[t] += db for thread t (zeroed by the caller; dbp [threads, 0]
     skips db); dx when dx_rows is not empty. Modes BIAS, RELU, BN*; POOL: flat_backward_pool.
-    Each task takes geo.spc samples (but see Winograd dW below).
+    Each task takes geo.spc canvases of geo.side samples (but see Winograd dW below).
 
     dy is dL/dy of the fused op's output; `saved` is the RELU or BN_RELU output, `yconv` the
     conv output and `coef` [4, F] the batch-norm coefficients (BN*). offs [K2]: tap offsets
-    (padded to a multiple of TAPS). Sample j of a task has its canvas at cvs[t, j*csize:] and
-    its dY' rows at dybs[t, j*F4*ldy:], rows of ldy = margin + plane floats with the wide
-    values at [margin, margin + npad). For each stride phase (dx_rows [phases, 4] = phase,
-    first q, end q, first table entry), dx_offs / dx_w rows from that entry on hold its taps'
-    offsets into dY' and weights [K', C4]. dx by Winograd when u is not empty (wg); dW by
-    Winograd when wd.ldv > 0 (winograd.dw_task): then a task takes wd.spc samples, geo.spc at a
-    time, and dwp[task], dbp[task] get its dW and db (not per thread: the same bits at 1 and 2
-    threads)."""
+    (padded to a multiple of TAPS). Canvas j of a task (geo.side samples side by side) is at
+    cvs[t, j*csize:] and its dY' rows at dybs[t, j*F4*ldy:], rows of ldy = margin + plane floats
+    with the wide values at [margin, margin + npad) (sample i of the canvas from column i*slot
+    on). For each stride phase (dx_rows [phases, 4] = phase, first q, end q, first table entry),
+    dx_offs / dx_w rows from that entry on hold its taps' offsets into dY' and weights [K', C4].
+    dx by Winograd when u is not empty (wg); dW by Winograd when wd.ldv > 0 (winograd.dw_task;
+    geo.side is 1 then): a task takes wd.spc samples, geo.spc at a time, and dwp[task], dbp[task]
+    get its dW and db (not per thread: the same bits at 1 and 2 threads)."""
     f_rows, c_ = dwp.shape[1], x.shape[1]
-    groups = (x.shape[0] + geo.spc - 1) // geo.spc
+    groups = -(-x.shape[0] // (geo.spc * geo.side))
     per = wd.spc // geo.spc if wd.ldv else 1
     for task in prange((groups + per - 1) // per):
         t = get_thread_id()
@@ -179,10 +194,10 @@ def flat_backward(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, saved: np.nda
         if wd.ldv:
             dw_sums(t, c_, f_rows, ms, wd)
         for ch in range(task * per, min(groups, (task + 1) * per)):
-            n0, m, ldy, dsize = _chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
-            for j in range(m):
-                load_dy(dy, saved, yconv, coef, geo.mode, n0 + j, geo.oh, geo.ow, geo.wq, ldy, dybs[t],
-                        j * dsize + geo.margin, dbp[part])
+            n0, m, ns, ldy, dsize = _chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
+            for k in range(ns):
+                load_dy(dy, saved, yconv, coef, geo.mode, n0 + k, geo.oh, geo.ow, geo.wq, ldy, dybs[t],
+                        _dy_at(k, dsize, geo), dbp[part])
             if wd.ldv:
                 dw_task(t, m, ldy, dsize, c_, f_rows, cvs, dybs, vs, ms, geo, wd)
             else:
@@ -190,20 +205,20 @@ def flat_backward(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, saved: np.nda
             if u.shape[0]:
                 dx_task(t, n0, m, ldy, dsize, dx, u, voffs, dybs, vs, ms, dcvs, geo, wg)
             else:
-                _chunk_dx(t, n0, m, dsize, dx, dx_offs, dx_w, dx_rows, dybs, dcvs, geo)
+                _chunk_dx(t, n0, m, ns, dsize, dx, dx_offs, dx_w, dx_rows, dybs, dcvs, geo)
         if wd.ldv:
             dw_finish(t, c_, ms, dwp[part], wd)
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
 def _pool_chunk(ch: int, t: int, x: np.ndarray, dy: np.ndarray, codes: np.ndarray, db: np.ndarray, cvs: np.ndarray,
-                dybs: np.ndarray, f_rows: int, geo: FlatGeometry) -> tuple[int, int, int, int]:
+                dybs: np.ndarray, f_rows: int, geo: FlatGeometry) -> tuple[int, int, int, int, int]:
     """_chunk_canvases, then dY' of each sample of task ch from the pooled gradient (mode POOL);
     the prologue of both pool kernels."""
-    n0, m, ldy, dsize = _chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
-    for j in range(m):
-        load_dy_pool(dy, codes, geo.pool, n0 + j, geo.oh, geo.ow, geo.wq, ldy, dybs[t], j * dsize + geo.margin, db)
-    return n0, m, ldy, dsize
+    n0, m, ns, ldy, dsize = _chunk_canvases(ch, t, x, cvs, dybs, f_rows, geo)
+    for k in range(ns):
+        load_dy_pool(dy, codes, geo.pool, n0 + k, geo.oh, geo.ow, geo.wq, ldy, dybs[t], _dy_at(k, dsize, geo), db)
+    return n0, m, ns, ldy, dsize
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
@@ -212,11 +227,11 @@ def flat_backward_pool(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, codes: n
                        dx_rows: np.ndarray, cvs: np.ndarray, dybs: np.ndarray, dcvs: np.ndarray,
                        geo: FlatGeometry) -> None:
     """flat_backward in mode POOL: dy is the gradient of the pooled output, codes its choices."""
-    for ch in prange((x.shape[0] + geo.spc - 1) // geo.spc):
+    for ch in prange(-(-x.shape[0] // (geo.spc * geo.side))):
         t = get_thread_id()
-        n0, m, ldy, dsize = _pool_chunk(ch, t, x, dy, codes, dbp[t], cvs, dybs, dwp.shape[1], geo)
+        n0, m, ns, ldy, dsize = _pool_chunk(ch, t, x, dy, codes, dbp[t], cvs, dybs, dwp.shape[1], geo)
         _chunk_dw(t, m, ldy, dsize, x.shape[1] * geo.s * geo.s * geo.plane, offs, dwp, cvs, dybs, geo)
-        _chunk_dx(t, n0, m, dsize, dx, dx_offs, dx_w, dx_rows, dybs, dcvs, geo)
+        _chunk_dx(t, n0, m, ns, dsize, dx, dx_offs, dx_w, dx_rows, dybs, dcvs, geo)
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
@@ -234,7 +249,7 @@ def wino_backward_pool(x: np.ndarray, offs: np.ndarray, dy: np.ndarray, codes: n
         if wd.ldv:
             dw_sums(t, c_, f_rows, ms, wd)
         for ch in range(task * per, min(groups, (task + 1) * per)):
-            n0, m, ldy, dsize = _pool_chunk(ch, t, x, dy, codes, dbp[part], cvs, dybs, f_rows, geo)
+            n0, m, _, ldy, dsize = _pool_chunk(ch, t, x, dy, codes, dbp[part], cvs, dybs, f_rows, geo)
             if wd.ldv:
                 dw_task(t, m, ldy, dsize, c_, f_rows, cvs, dybs, vs, ms, geo, wd)
             else:

@@ -31,12 +31,15 @@ from .conv_flat import (
 from .winograd import WinoGeometry, transform_weights
 
 _CHUNK_BYTES = 256 * 1024  # backward: canvases + dY' of the samples of one task, about L2 ...
-_MAX_CHUNK_BYTES = 1024 * 1024  # ... unless small images need more samples for:
+_MAX_CHUNK_BYTES = 512 * 1024  # ... unless small images need more samples for _MIN_REDUCTION, up to this
+_WINO_TASK_BYTES = 1024 * 1024  # transform-domain buffers of a Winograd forward task, at most (_wino_samples)
 _WINO_MIN_CHANNELS = 16  # use_winograd
 _WINO4_MIN_SIDE = 16  # use_winograd4
 _WINO_DW_SAMPLES = 8  # samples per group of a Winograd weight gradient, at most (_wino_dw_tasks) ...
 _WINO_DW_GROUP_BYTES = 4 * 1024 * 1024  # ... and V + dM of a group within this, unless one sample needs more
 _MIN_REDUCTION = 128  # vectors summed per grad_tile call, so that its horizontal sums stay cheap (PROFILE.md)
+_MAX_SIDE = 4  # samples side by side in a canvas, at most (side_by_side) ...
+_SIDE_GAIN = 0.9  # ... and only where they cut the tile columns per sample to this share or less
 
 Pads = tuple[int, int, int, int]
 NO_CODES = np.empty((0, 0, 0, 0), np.int8)  # placeholders for the arrays a mode does not use
@@ -60,7 +63,7 @@ class Geometry:
     pl: int
     oh: int
     ow: int
-    wq: int        # canvas / wide row length
+    wq: int        # canvas / wide row length: side * slot
     plane: int     # canvas plane stride (zeros past the image, room for a last tile)
     npad: int      # wide output columns, a multiple of COLS
     margin: int    # zeros before dY' (the largest tap shift)
@@ -72,6 +75,11 @@ class Geometry:
     wino_dw: bool = False  # dW by Winograd too (winograd.dw_task): wherever wino (use_winograd)
     wino_m: int = 2       # the output block, forward, dx and dW: F(2x2, 3x3), or 4: F(4x4, 3x3) (use_winograd4)
     wino4_fits: bool = False  # F(4x4, 3x3) may run this shape (winograd4_fits)
+    side: int = 1         # samples side by side in a canvas (side_by_side; 1 wherever wino)
+    slot: int = 0         # columns of one sample in a canvas row
+    h: int = 0            # the input's height, width and pads, as given to geometry()
+    width: int = 0
+    pads: Pads = (0, 0, 0, 0)
 
     @property
     def wino_tiles(self) -> int:
@@ -90,7 +98,7 @@ class Geometry:
     def kernel_args(self, mode: int, pool: int, spc: int = 1) -> FlatGeometry:
         """The `geo` argument of conv_flat's kernels."""
         return FlatGeometry(self.kh, self.kw, self.s, self.pt, self.pl, self.wq, self.plane, self.npad, self.margin,
-                            self.oh, self.ow, mode, pool, spc)
+                            self.oh, self.ow, mode, pool, spc, self.side, self.slot)
 
 
 def conv2d_output_hw(h: int, width: int, kernel: tuple[int, int], stride: tuple[int, int], pads: Pads,
@@ -104,15 +112,19 @@ def conv2d_output_hw(h: int, width: int, kernel: tuple[int, int], stride: tuple[
 
 
 @lru_cache(maxsize=256)
-def geometry(c: int, h: int, width: int, f: int, kh: int, kw: int, s: int, pads: Pads) -> Geometry:
-    """The canvas layout of canvas.py for these shapes (stride s, pads top, bottom, left, right)."""
+def geometry(c: int, h: int, width: int, f: int, kh: int, kw: int, s: int, pads: Pads, batch: int = 1) -> Geometry:
+    """The canvas layout of canvas.py for these shapes (stride s, pads top, bottom, left, right),
+    with side_by_side's samples per canvas for batches of `batch` (pass min(N, _MAX_SIDE))."""
     pt, pb, pl, pr = pads
     oh, ow = conv2d_output_hw(h, width, (kh, kw), (s, s), pads, (1, 1))
     if s == 1:  # shared zero columns between rows when the reads allow it (canvas.py)
-        wq = width + (max(pl, pr) if kw - 1 >= min(pl, pr) else pl + pr)
+        slot = width + (max(pl, pr) if kw - 1 >= min(pl, pr) else pl + pr)
         hq = h + pt + pb + 1
     else:
-        wq, hq = -(-(width + pl + pr) // s), -(-(h + pt + pb) // s) + 1
+        slot, hq = -(-(width + pl + pr) // s), -(-(h + pt + pb) // s) + 1
+    wino = use_winograd(c, f, kh, kw, s, oh, ow)
+    side = 1 if wino else side_by_side(oh, ow, slot, batch)
+    wq = side * slot
     plane = _up(hq * wq, COLS) + COLS
     margin = ((kh - 1) // s) * wq + (kw - 1) // s
     taps = [(ci, a, b) for ci in range(c) for a in range(kh) for b in range(kw)]
@@ -129,13 +141,29 @@ def geometry(c: int, h: int, width: int, f: int, kh: int, kw: int, s: int, pads:
         rows.append((ph, q0, q0 + _up((i1 - max(i0, 0)) * wq, COLS), len(entries)))
         entries += mine
     ldy = margin + plane
-    wino = use_winograd(c, f, kh, kw, s, oh, ow)
     wino_m = 4 if wino and use_winograd4(h, width, oh, ow) else 2
     fits4 = kh == kw == 3 and s == 1 and winograd4_fits(h, width, oh, ow)
     dx_offs = np.array([fi * ldy + margin - (u // s) * wq - v // s for fi, u, v in entries], np.int64)
     return Geometry(c, f, kh, kw, s, pt, pl, oh, ow, wq, plane, _up(oh * wq, COLS), margin, offs, dx_offs,
                     np.array(entries, np.int64).reshape(-1, 3), np.array(rows, np.int64).reshape(-1, 4),
-                    wino, wino, wino_m, fits4)
+                    wino, wino, wino_m, fits4, side, slot, h, width, pads)
+
+
+def side_by_side(oh: int, ow: int, slot: int, batch: int) -> int:
+    """Samples side by side in a direct-tile canvas (canvas.py): the fewest, up to _MAX_SIDE and the
+    batch, with the least tile columns per sample, up(OH * S * slot, COLS) / S, if that is at most
+    _SIDE_GAIN of one sample's; else 1. The 8x8 outputs of a 3x3 stride-2 layer (slot 9) take 96
+    columns alone, 72 each two by two: forward + backward of 32->64 on 16x16 ... faster. Always 1
+    where a wide row has no junk column (slot = OW: 1x1 without padding): the epilogues copy a
+    channel as one run of OH*OW there, and rows of OW side by side measured slower (a 1x1 16->32 on
+    14x14: dW 0.21 -> 0.44 ms); bench/PROFILE.md, "Issue 13, round five"."""
+    def columns(side: int) -> float:
+        return _up(oh * side * slot, COLS) / side
+
+    if slot == ow:
+        return 1
+    best = min(range(1, min(batch, _MAX_SIDE) + 1), key=lambda side: (columns(side), side))
+    return best if columns(best) <= _SIDE_GAIN * columns(1) else 1
 
 
 def use_winograd(c: int, f: int, kh: int, kw: int, s: int, oh: int, ow: int) -> bool:
@@ -167,17 +195,21 @@ def use_winograd4(h: int, w: int, oh: int, ow: int) -> bool:
 
 def with_winograd(g: Geometry, on: bool, dw: bool | None = None, m: int | None = None) -> Geometry:
     """g with the Winograd choices forced (tests, benchmarks): forward and dx, and dW (as `on` unless
-    given), the output block m (2 or 4; the rule's unless given)."""
+    given), the output block m (2 or 4; the rule's unless given); one sample per canvas then."""
     wino = on and g.kh == g.kw == 3 and g.s == 1
+    if wino and g.side > 1:
+        g = geometry(g.c, g.h, g.width, g.f, g.kh, g.kw, g.s, g.pads)
     if m == 4 and not g.wino4_fits:
         raise ValueError("F(4x4, 3x3) needs input and output sides that are multiples of 4")
     return replace(g, wino=wino, wino_dw=wino and (on if dw is None else dw), wino_m=g.wino_m if m is None else m)
 
 
 def _samples_per_task(n: int, per_sample: int, vectors: int) -> int:
-    """Samples per backward task: fill about _CHUNK_BYTES, or reach _MIN_REDUCTION vectors per
-    grad_tile call within _MAX_CHUNK_BYTES; then evened out to a whole number of tasks per
-    thread (the static schedule gives each thread the same count)."""
+    """Canvases (n of them, of per_sample bytes) per backward task: fill about _CHUNK_BYTES, or
+    reach _MIN_REDUCTION vectors per grad_tile call within _MAX_CHUNK_BYTES (half of a 1 MB L2: at
+    1 MB, the stride-2 layers of ResNet-20 took 1.31-1.42 ms for their weight gradient, at 512 KB
+    1.23-1.26; bench/PROFILE.md, "Issue 13, round five"); then evened out to a whole number of
+    tasks per thread (the static schedule gives each thread the same count)."""
     want = max(_CHUNK_BYTES // per_sample, -(-_MIN_REDUCTION // max(vectors, 1)))
     want = max(1, min(want, _MAX_CHUNK_BYTES // per_sample))
     tasks_per_thread = max(1, round(n / (THREADS * want)))
@@ -189,7 +221,7 @@ def plan_for(x: np.ndarray, w: np.ndarray, stride: int, pads: Pads) -> Geometry:
     f, cg, kh, kw = w.shape
     if cg != c:
         raise ValueError(f"conv2d: x has {c} channels, w {w.shape}")
-    return geometry(c, h, width, f, kh, kw, stride, quad(pads))
+    return geometry(c, h, width, f, kh, kw, stride, quad(pads), min(n, _MAX_SIDE))
 
 
 def flat_conv_forward(g: Geometry, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, y: np.ndarray,
@@ -239,7 +271,7 @@ def flat_conv_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray
         tasks, per, spc = _wino_dw_tasks(n, _wino_sample_bytes(c_rows, f_rows, g.wino_tiles, x.itemsize, g.wino_m))
         wd = _wino_geometry(g.oh, g.ow, spc, c_rows, f_rows, g.wino_m)._replace(spc=per * spc)
     else:
-        spc = _samples_per_task(n, (csize + dsize) * x.itemsize, g.dw_vectors)
+        spc = _samples_per_task(-(-n // g.side), (csize + dsize) * x.itemsize, g.dw_vectors)
         tasks, wd = THREADS, _no_winograd(x.dtype)[4]
     dwp = np.zeros((tasks, f_rows, g.offs.size), x.dtype)
     dbp = np.zeros((tasks, g.f if need_db else 0), x.dtype)
@@ -296,9 +328,9 @@ def _wino_dw_tasks(n: int, per_sample: int) -> tuple[int, int, int]:
 def _wino_samples(n: int, tiles: int, per_sample: int) -> int:
     """Samples per Winograd forward task: the least padding of the GEMM columns (tiles per task
     up to a multiple of COLS) times the load imbalance of the static schedule, with a task's
-    transform-domain buffers (per_sample bytes each) within _MAX_CHUNK_BYTES."""
+    transform-domain buffers (per_sample bytes each) within _WINO_TASK_BYTES."""
     best, best_cost = 1, float("inf")
-    for m in range(1, max(1, min(n, _MAX_CHUNK_BYTES // per_sample)) + 1):
+    for m in range(1, max(1, min(n, _WINO_TASK_BYTES // per_sample)) + 1):
         per_thread = -(-(-(-n // m)) // THREADS)
         cost = per_thread * THREADS * m / n * _up(m * tiles, COLS) / (m * tiles)
         if cost < best_cost - 1e-9:
