@@ -8,6 +8,11 @@ ones; pool, norm, dense, activation, loss. Functions return new arrays; large te
 the reusable workspace of _common.scratch. Importing a kernel changes nothing in the process:
 cnncli.engine.setup.configure() does that, explicitly.
 
+A constant passed from one kernel to another types as a literal (Literal[int](1), not int64)
+and compiles a specialisation of the callee of its own: a second compile of fill_canvas or
+input_transform on a first run. Kernels pass np.int64(1), not 1, where the callee also takes
+variables there.
+
 Glossary: one meaning per name, in every kernel.
   x [N, C, H, W]      input; w [F, C/groups, KH, KW] weights; b [F] bias; y [N, F, OH, OW] output
   n, c, f             sample, input channel, filter (output channel): indices
@@ -23,7 +28,8 @@ Glossary: one meaning per name, in every kernel.
   dwp, dbp            per-thread partial gradients, summed by the caller
   weight_decay        the optimizers' L2 / decoupled decay (optim.py)
   t                   the Numba thread id (get_thread_id), THREADS the pool size (_common)
-  spc                 samples per task (prange chunk)
+  spc                 samples (conv_flat's backward: canvases) per task (prange chunk)
+  side, slot          samples side by side in a conv_flat canvas, and the columns of each: canvas.py
   canvas terms        wq (canvas row length), plane (canvas plane stride), npad (wide output
                       columns), margin (zeros before dY'), offs (tap offsets): canvas.py
   tile terms          ROWS x COLS outputs, TAPS weight gradients, LANES floats per vector;

@@ -97,13 +97,13 @@ def fill_canvas(x: np.ndarray, n0: int, m: int, cv: np.ndarray, geo: FlatGeometr
     KH x KW kernel reads are written."""
     s, pt, pl, wq, plane, kh_, kw_ = geo.s, geo.pt, geo.pl, geo.wq, geo.plane, geo.kh, geo.kw
     c_, h_, w_ = x.shape[1], x.shape[2], x.shape[3]
-    xf = x.reshape(x.size)
+    xf, one = x.reshape(x.size), np.int64(1)  # not a literal: one copy_rows (kernels/__init__.py)
     for c in range(c_):
         if s == 1:
             zero(cv, c * plane, plane)
             for j in range(m):
-                copy_rows(cv, c * plane + pt * wq + j * geo.slot + pl, wq, 1, xf, ((n0 + j) * c_ + c) * h_ * w_, w_, 1,
-                          h_, w_)
+                copy_rows(cv, c * plane + pt * wq + j * geo.slot + pl, wq, one, xf, ((n0 + j) * c_ + c) * h_ * w_, w_,
+                          one, h_, w_)
             continue
         for a in range(min(s, kh_)):  # only the phases some tap reads: all of them for 3x3/2
             ih0 = (a - pt) % s  # first image row in phase row a, at phase row (ih0 + pt) // s
@@ -112,7 +112,7 @@ def fill_canvas(x: np.ndarray, n0: int, m: int, cv: np.ndarray, geo: FlatGeometr
                 base = (c * s * s + a * s + b) * plane
                 zero(cv, base, plane)
                 for j in range(m):
-                    copy_rows(cv, base + (ih0 + pt) // s * wq + j * geo.slot + (iw0 + pl) // s, wq, 1, xf,
+                    copy_rows(cv, base + (ih0 + pt) // s * wq + j * geo.slot + (iw0 + pl) // s, wq, one, xf,
                               ((n0 + j) * c_ + c) * h_ * w_ + ih0 * w_ + iw0, s * w_, s, (h_ - ih0 + s - 1) // s,
                               (w_ - iw0 + s - 1) // s)
 
@@ -122,12 +122,12 @@ def crop_canvas(cv: np.ndarray, dx: np.ndarray, n0: int, m: int, geo: FlatGeomet
     """dx[n0 .. n0 + m - 1] = the image parts of canvas cv (fill_canvas read backwards)."""
     s, pt, pl, wq, plane = geo.s, geo.pt, geo.pl, geo.wq, geo.plane
     c_, h_, w_ = dx.shape[1], dx.shape[2], dx.shape[3]
-    df = dx.reshape(dx.size)
+    df, one = dx.reshape(dx.size), np.int64(1)
     for j in range(m):
         for c in range(c_):
             dst = ((n0 + j) * c_ + c) * h_ * w_
             if s == 1:
-                copy_rows(df, dst, w_, 1, cv, c * plane + pt * wq + j * geo.slot + pl, wq, 1, h_, w_)
+                copy_rows(df, dst, w_, one, cv, c * plane + pt * wq + j * geo.slot + pl, wq, one, h_, w_)
                 continue
             for a in range(s):
                 ih0 = (a - pt) % s
@@ -135,4 +135,4 @@ def crop_canvas(cv: np.ndarray, dx: np.ndarray, n0: int, m: int, geo: FlatGeomet
                     iw0 = (b - pl) % s
                     copy_rows(df, dst + ih0 * w_ + iw0, s * w_, s, cv,
                               (c * s * s + a * s + b) * plane + (ih0 + pt) // s * wq + j * geo.slot + (iw0 + pl) // s,
-                              wq, 1, (h_ - ih0 + s - 1) // s, (w_ - iw0 + s - 1) // s)
+                              wq, one, (h_ - ih0 + s - 1) // s, (w_ - iw0 + s - 1) // s)

@@ -47,7 +47,8 @@ def _forward_canvas(task: int, t: int, x: np.ndarray, offs: np.ndarray, wt: np.n
     n0 = task * geo.side
     m = min(geo.side, x.shape[0] - n0)
     fill_canvas(x, n0, m, cvs[t], geo)
-    tiles(cvs[t], 0, offs, wt, ybs[t], 0, geo.npad, 0, geo.npad)
+    start = np.int64(0)  # not a literal: one tiles for every caller (kernels/__init__.py)
+    tiles(cvs[t], start, offs, wt, ybs[t], start, geo.npad, start, geo.npad)
     return n0, m
 
 
@@ -72,7 +73,7 @@ def flat_forward(x: np.ndarray, offs: np.ndarray, wt: np.ndarray, u: np.ndarray,
         if u.shape[0]:
             n0, m = forward_task(task, t, x, u, voffs, cvs, vs, ms, geo, wg)
             for j in range(m):
-                output_transform(ms[t], y.shape[1], j * wg.th * wg.tw, wg, ybs[t], 0, geo.npad, geo.wq)
+                output_transform(ms[t], y.shape[1], j * wg.th * wg.tw, wg, ybs[t], np.int64(0), geo.npad, geo.wq)
                 store(ybs[t], geo.npad, geo.wq, n0 + j, bias, y, mode == RELU, st)
         else:
             n0, m = _forward_canvas(task, t, x, offs, wt, cvs, ybs, geo)
@@ -100,7 +101,7 @@ def wino_forward_pool(x: np.ndarray, u: np.ndarray, voffs: np.ndarray, bias: np.
         t = get_thread_id()
         n0, m = forward_task(task, t, x, u, voffs, cvs, vs, ms, geo, wg)
         for j in range(m):
-            output_transform(ms[t], codes.shape[1], j * wg.th * wg.tw, wg, ybs[t], 0, geo.npad, geo.wq)
+            output_transform(ms[t], codes.shape[1], j * wg.th * wg.tw, wg, ybs[t], np.int64(0), geo.npad, geo.wq)
             store_pool(ybs[t], geo.npad, geo.wq, geo.pool, n0 + j, bias, y, codes)
 
 

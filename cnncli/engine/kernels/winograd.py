@@ -198,7 +198,7 @@ def _gemms(v: np.ndarray, u: np.ndarray, voffs: np.ndarray, mm: np.ndarray, m: i
     (up to a multiple of COLS), all o < O4 of u [16 or 36, I, O4]; voffs[i] = i*ldv."""
     ncols = -(-(m * wg.th * wg.tw) // COLS) * COLS
     for xi in range(u.shape[0]):
-        tiles(v, xi * wg.vxi, voffs, u[xi], mm, xi * wg.mxi, wg.ldv, 0, ncols)
+        tiles(v, xi * wg.vxi, voffs, u[xi], mm, xi * wg.mxi, wg.ldv, np.int64(0), ncols)
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
@@ -208,8 +208,8 @@ def forward_task(task: int, t: int, x: np.ndarray, u: np.ndarray, voffs: np.ndar
     n0 = task * wg.spc
     m, tps = min(wg.spc, x.shape[0] - n0), wg.th * wg.tw
     for j in range(m):
-        fill_canvas(x, n0 + j, 1, cvs[t], geo)
-        input_transform(cvs[t], 0, geo.plane, geo.wq, x.shape[1], vs[t], j * tps, wg)
+        fill_canvas(x, n0 + j, np.int64(1), cvs[t], geo)
+        input_transform(cvs[t], np.int64(0), geo.plane, geo.wq, x.shape[1], vs[t], j * tps, wg)
     _gemms(vs[t], u, voffs, ms[t], m, wg)
     return n0, m
 
@@ -226,7 +226,7 @@ def dx_task(t: int, n0: int, m: int, ldy: int, dsize: int, dx: np.ndarray, u: np
     _gemms(vs[t], u, voffs, ms[t], m, wg)
     for j in range(m):
         output_transform(ms[t], dx.shape[1], j * tps, wg, dcvs[t], geo.pt * geo.wq + geo.pl, geo.plane, geo.wq)
-        crop_canvas(dcvs[t], dx, n0 + j, 1, geo)
+        crop_canvas(dcvs[t], dx, n0 + j, np.int64(1), geo)
 
 
 @njit(cache=True, fastmath=FAST)
