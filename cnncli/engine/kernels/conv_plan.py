@@ -153,7 +153,8 @@ def side_by_side(oh: int, ow: int, slot: int, batch: int) -> int:
     """Samples side by side in a direct-tile canvas (canvas.py): the fewest, up to _MAX_SIDE and the
     batch, with the least tile columns per sample, up(OH * S * slot, COLS) / S, if that is at most
     _SIDE_GAIN of one sample's; else 1. The 8x8 outputs of a 3x3 stride-2 layer (slot 9) take 96
-    columns alone, 72 each two by two: forward + backward of 32->64 on 16x16 ... faster. Always 1
+    columns alone, 72 each two by two: 32->64 on 16x16, batch 64, forward 1.29-1.38 -> 1.02-1.05 ms,
+    forward + backward 4.3 -> 3.6 ms (with the 512 KB backward tasks of _samples_per_task). Always 1
     where a wide row has no junk column (slot = OW: 1x1 without padding): the epilogues copy a
     channel as one run of OH*OW there, and rows of OW side by side measured slower (a 1x1 16->32 on
     14x14: dW 0.21 -> 0.44 ms); bench/PROFILE.md, "Issue 13, round five"."""
