@@ -90,41 +90,6 @@ def zero(dst: np.ndarray, d0: int, count: int) -> None:
         dst[d0 + i] = 0.0
 
 
-@njit(cache=True)
-def split_pairs(dst: np.ndarray, even: int, odd: int, ldd: int, src: np.ndarray, s0: int, lds: int, rows: int,
-                count: int, count_odd: int) -> None:
-    """dst[even + r*ldd + i] = src[s0 + r*lds + 2i] (i < count) and dst[odd + r*ldd + i] =
-    src[s0 + r*lds + 2i + 1] (i < count_odd <= count): the two column phases of a stride-2 canvas
-    in one pass over each image row, whose even and odd reads then vectorise together (a copy per
-    phase, copy_rows with a source step of 2, ran scalar: 0.17 -> 0.10 ms for a batch of 64
-    32-channel 16x16 images, bench/PROFILE.md, "Issue 13, round five")."""
-    even, odd, ldd, s0, lds = np.uint64(even), np.uint64(odd), np.uint64(ldd), np.uint64(s0), np.uint64(lds)
-    one, two, both = np.uint64(1), np.uint64(2), np.uint64(count_odd)
-    for r in range(np.uint64(rows)):
-        e, o, so = even + r * ldd, odd + r * ldd, s0 + r * lds
-        for i in range(both):
-            dst[e + i] = src[so + two * i]
-            dst[o + i] = src[so + two * i + one]
-        if count > count_odd:
-            dst[e + both] = src[so + two * both]
-
-
-@njit(cache=True)
-def merge_pairs(dst: np.ndarray, d0: int, ldd: int, src: np.ndarray, even: int, odd: int, lds: int, rows: int,
-                count: int, count_odd: int) -> None:
-    """split_pairs backwards: dst[d0 + r*ldd + 2i] = src[even + r*lds + i] (i < count) and
-    dst[d0 + r*ldd + 2i + 1] = src[odd + r*lds + i] (i < count_odd <= count)."""
-    d0, ldd, even, odd, lds = np.uint64(d0), np.uint64(ldd), np.uint64(even), np.uint64(odd), np.uint64(lds)
-    one, two, both = np.uint64(1), np.uint64(2), np.uint64(count_odd)
-    for r in range(np.uint64(rows)):
-        do, e, o = d0 + r * ldd, even + r * lds, odd + r * lds
-        for i in range(both):
-            dst[do + two * i] = src[e + i]
-            dst[do + two * i + one] = src[o + i]
-        if count > count_odd:
-            dst[do + two * both] = src[e + both]
-
-
 @njit(cache=True, fastmath=FAST)
 def fill_canvas(x: np.ndarray, n0: int, m: int, cv: np.ndarray, geo: FlatGeometry) -> None:
     """cv[:C*s*s*plane] = the canvas of samples n0 .. n0 + m - 1 side by side (m <= geo.side; layouts
@@ -142,16 +107,6 @@ def fill_canvas(x: np.ndarray, n0: int, m: int, cv: np.ndarray, geo: FlatGeometr
             continue
         for a in range(min(s, kh_)):  # only the phases some tap reads: all of them for 3x3/2
             ih0 = (a - pt) % s  # first image row in phase row a, at phase row (ih0 + pt) // s
-            if s == 2 and kw_ >= 2:  # image column iw: phase (iw + pl) % 2, column (iw + pl) // 2
-                base = (c * 4 + a * 2) * plane
-                zero(cv, base, 2 * plane)
-                first = pl % 2  # the phase of the even image columns
-                for j in range(m):
-                    row = base + (ih0 + pt) // 2 * wq + j * geo.slot
-                    split_pairs(cv, row + first * plane + pl // 2, row + (1 - first) * plane + (pl + 1) // 2, wq, xf,
-                                ((n0 + j) * c_ + c) * h_ * w_ + ih0 * w_, 2 * w_, (h_ - ih0 + 1) // 2, (w_ + 1) // 2,
-                                w_ // 2)
-                continue
             for b in range(min(s, kw_)):
                 iw0 = (b - pl) % s
                 base = (c * s * s + a * s + b) * plane
@@ -176,13 +131,6 @@ def crop_canvas(cv: np.ndarray, dx: np.ndarray, n0: int, m: int, geo: FlatGeomet
                 continue
             for a in range(s):
                 ih0 = (a - pt) % s
-                if s == 2:  # both column phases in one pass per image row (split_pairs)
-                    row = (c * 4 + a * 2) * plane + (ih0 + pt) // 2 * wq + j * geo.slot
-                    first = pl % 2
-                    merge_pairs(df, dst + ih0 * w_, 2 * w_, cv, row + first * plane + pl // 2,
-                                row + (1 - first) * plane + (pl + 1) // 2, wq, (h_ - ih0 + 1) // 2, (w_ + 1) // 2,
-                                w_ // 2)
-                    continue
                 for b in range(s):
                     iw0 = (b - pl) % s
                     copy_rows(df, dst + ih0 * w_ + iw0, s * w_, s, cv,
