@@ -33,6 +33,7 @@ import numpy as np
 from numba import njit
 
 from ._common import FAST
+from .rowcopy import copy_rows_vec, merge_rows, split_rows, zero_run
 
 
 class FlatGeometry(NamedTuple):
@@ -82,39 +83,40 @@ def copy_rows(dst: np.ndarray, d0: int, ldd: int, dstep: int, src: np.ndarray, s
                 dst[do + i * dstep] = src[so + i * sstep]
 
 
-@njit(cache=True)
-def zero(dst: np.ndarray, d0: int, count: int) -> None:
-    """dst[d0:d0 + count] = 0."""
-    d0 = np.uint64(d0)
-    for i in range(np.uint64(count)):
-        dst[d0 + i] = 0.0
-
-
 @njit(cache=True, fastmath=FAST)
 def fill_canvas(x: np.ndarray, n0: int, m: int, cv: np.ndarray, geo: FlatGeometry) -> None:
     """cv[:C*s*s*plane] = the canvas of samples n0 .. n0 + m - 1 side by side (m <= geo.side; layouts
     in the module doc), zeros everywhere else in every plane; for s > 1 only the phases that a
-    KH x KW kernel reads are written."""
+    KH x KW kernel reads are written. Stride 2 (kw >= 2): image column iw goes to phase
+    b = (iw + pl) % 2, column (iw + pl) // 2, so a row's even and odd values split in one read."""
     s, pt, pl, wq, plane, kh_, kw_ = geo.s, geo.pt, geo.pl, geo.wq, geo.plane, geo.kh, geo.kw
     c_, h_, w_ = x.shape[1], x.shape[2], x.shape[3]
     xf, one = x.reshape(x.size), np.int64(1)  # not a literal: one copy_rows (kernels/__init__.py)
     for c in range(c_):
         if s == 1:
-            zero(cv, c * plane, plane)
+            zero_run(cv, c * plane, plane)
             for j in range(m):
-                copy_rows(cv, c * plane + pt * wq + j * geo.slot + pl, wq, one, xf, ((n0 + j) * c_ + c) * h_ * w_, w_,
-                          one, h_, w_)
+                copy_rows_vec(cv, c * plane + pt * wq + j * geo.slot + pl, wq, xf, ((n0 + j) * c_ + c) * h_ * w_, w_,
+                              h_, w_)
             continue
         for a in range(min(s, kh_)):  # only the phases some tap reads: all of them for 3x3/2
             ih0 = (a - pt) % s  # first image row in phase row a, at phase row (ih0 + pt) // s
+            rows, image = (h_ - ih0 + s - 1) // s, (n0 * c_ + c) * h_ * w_ + ih0 * w_
+            if s == 2 and kw_ >= 2:
+                phases = (c * 4 + a * 2) * plane
+                zero_run(cv, phases, 2 * plane)
+                for j in range(m):
+                    at = phases + (ih0 + pt) // 2 * wq + j * geo.slot
+                    split_rows(cv, at + pl % 2 * plane + pl // 2, at + (pl + 1) % 2 * plane + (pl + 1) // 2, wq,
+                               xf, image + j * c_ * h_ * w_, 2 * w_, rows, w_)
+                continue
             for b in range(min(s, kw_)):
                 iw0 = (b - pl) % s
                 base = (c * s * s + a * s + b) * plane
-                zero(cv, base, plane)
+                zero_run(cv, base, plane)
                 for j in range(m):
                     copy_rows(cv, base + (ih0 + pt) // s * wq + j * geo.slot + (iw0 + pl) // s, wq, one, xf,
-                              ((n0 + j) * c_ + c) * h_ * w_ + ih0 * w_ + iw0, s * w_, s, (h_ - ih0 + s - 1) // s,
-                              (w_ - iw0 + s - 1) // s)
+                              image + j * c_ * h_ * w_ + iw0, s * w_, s, rows, (w_ - iw0 + s - 1) // s)
 
 
 @njit(cache=True, fastmath=FAST)
@@ -127,12 +129,18 @@ def crop_canvas(cv: np.ndarray, dx: np.ndarray, n0: int, m: int, geo: FlatGeomet
         for c in range(c_):
             dst = ((n0 + j) * c_ + c) * h_ * w_
             if s == 1:
-                copy_rows(df, dst, w_, one, cv, c * plane + pt * wq + j * geo.slot + pl, wq, one, h_, w_)
+                copy_rows_vec(df, dst, w_, cv, c * plane + pt * wq + j * geo.slot + pl, wq, h_, w_)
                 continue
             for a in range(s):
                 ih0 = (a - pt) % s
+                rows = (h_ - ih0 + s - 1) // s
+                if s == 2:
+                    at = (c * 4 + a * 2) * plane + (ih0 + pt) // 2 * wq + j * geo.slot
+                    merge_rows(df, dst + ih0 * w_, 2 * w_, cv, at + pl % 2 * plane + pl // 2,
+                               at + (pl + 1) % 2 * plane + (pl + 1) // 2, wq, rows, w_)
+                    continue
                 for b in range(s):
                     iw0 = (b - pl) % s
                     copy_rows(df, dst + ih0 * w_ + iw0, s * w_, s, cv,
                               (c * s * s + a * s + b) * plane + (ih0 + pt) // s * wq + j * geo.slot + (iw0 + pl) // s,
-                              wq, one, (h_ - ih0 + s - 1) // s, (w_ - iw0 + s - 1) // s)
+                              wq, one, rows, (w_ - iw0 + s - 1) // s)

@@ -31,9 +31,10 @@ import numpy as np
 from numba import get_thread_id, njit, prange
 
 from ._common import FAST
-from .canvas import FlatGeometry, crop_canvas, fill_canvas, zero
+from .canvas import FlatGeometry, crop_canvas, fill_canvas
 from .conv_epilogue import BIAS, BN, BN_RELU, POOL, RELU, load_dy, load_dy_pool, store, store_pool
 from .microkernel import COLS, FLOAT_BYTES, LANES, ROWS, TAPS, grad_tile, tiles
+from .rowcopy import zero_run
 from .winograd import WinoGeometry, dw_finish, dw_sums, dw_task, dx_task, forward_task, output_transform
 
 __all__ = ["BIAS", "BN", "BN_RELU", "POOL", "RELU", "COLS", "LANES", "ROWS", "TAPS", "flat_backward",
@@ -120,7 +121,7 @@ def _chunk_canvases(ch: int, t: int, x: np.ndarray, cvs: np.ndarray, dybs: np.nd
     cv, dyb = cvs[t], dybs[t]
     for j in range(m):
         fill_canvas(x, n0 + j * side, min(side, ns - j * side), cv[j * csize:(j + 1) * csize], geo)
-        zero(dyb, j * dsize, dsize)  # margins, junk columns and padding rows of dY' stay zero
+        zero_run(dyb, j * dsize, dsize)  # margins, junk columns and padding rows of dY' stay zero
     return n0, m, ns, ldy, dsize
 
 
@@ -157,7 +158,7 @@ def _chunk_dx(t: int, n0: int, m: int, ns: int, dsize: int, dx: np.ndarray, dx_o
     for ph in range(s * s):  # phases no tap reads get no gradient
         if ph // s >= geo.kh or ph % s >= geo.kw:
             for c in range(dx_w.shape[1]):
-                zero(dcv, (c * s * s + ph) * plane, plane)
+                zero_run(dcv, (c * s * s + ph) * plane, plane)
     for j in range(m):
         for r in range(dx_rows.shape[0]):
             ph, q0, q1, e0 = dx_rows[r, 0], dx_rows[r, 1], dx_rows[r, 2], dx_rows[r, 3]

@@ -11,11 +11,19 @@ vector loop needs 4*LANES iterations before it starts); depthwise convolutions c
 plane in and out of their canvases, rows of 4 to 28 values. Step 2 on either side (the
 phase split of stride 2) loads or stores 2*LANES lanes and moves the even ones with a
 shuffle; other steps fall back to a scalar loop.
+
+The canvases of conv_flat (canvas.py) copy whole blocks of rows the same way, with one call
+per block and no scalar fallback: copy_rows_vec (unit steps), split_rows (a row's even and
+odd values to two places: the two column phases of stride 2, read once), merge_rows (the
+reverse, for the crop) and zero_run (llvm.memset). Each is a few vector operations in a plain
+loop, so the kernels that link them in compile them in little time (a loop that LLVM
+vectorises itself costs a second or more of compile time per kernel that inlines it).
 """
 from __future__ import annotations
 
 from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .microkernel import LANES
@@ -112,3 +120,48 @@ def copy_block(dst, d0: int, ldd: int, dstep: int, src, s0: int, lds: int, sstep
                     _move12(dst, d0 + r * ldd + 2 * i, src, s0 + r * lds + i, n)
                 else:
                     _move11(dst, d0 + r * ldd + i, src, s0 + r * lds + i, n)
+
+
+@intrinsic
+def zero_run(typingctx, dst, d0, count):  # type: ignore[no-untyped-def]
+    """dst[d0:d0 + count] = 0 (llvm.memset: a libc call or a few vector stores)."""
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        size = builder.mul(args[2], ir.Constant(_I64, sig.args[0].dtype.bitwidth // 8))
+        cgutils.memset(builder, builder.gep(data, [args[1]]), size, 0)
+        return context.get_dummy_value()
+
+    return types.void(dst, types.int64, types.int64), codegen
+
+
+@njit(cache=True)
+def copy_rows_vec(dst, d0: int, ldd: int, src, s0: int, lds: int,  # type: ignore[no-untyped-def]
+                  rows: int, count: int) -> None:
+    """dst[d0 + r*ldd + i] = src[s0 + r*lds + i] for r < rows, i < count: LANES values per move."""
+    for r in range(rows):
+        for i in range(0, count, LANES):
+            _move11(dst, d0 + r * ldd + i, src, s0 + r * lds + i, min(LANES, count - i))
+
+
+@njit(cache=True)
+def split_rows(dst, d_even: int, d_odd: int, ldd: int, src, s0: int, lds: int,  # type: ignore[no-untyped-def]
+               rows: int, count: int) -> None:
+    """dst[d_even + r*ldd + i] = src[s0 + r*lds + 2i] (2i < count) and
+    dst[d_odd + r*ldd + i] = src[s0 + r*lds + 2i + 1] (2i + 1 < count), r < rows."""
+    for r in range(rows):
+        for i in range(0, count, 2 * LANES):
+            k = min(2 * LANES, count - i)
+            _move21(dst, d_even + r * ldd + i // 2, src, s0 + r * lds + i, (k + 1) // 2)
+            _move21(dst, d_odd + r * ldd + i // 2, src, s0 + r * lds + i + 1, k // 2)
+
+
+@njit(cache=True)
+def merge_rows(dst, d0: int, ldd: int, src, s_even: int, s_odd: int, lds: int,  # type: ignore[no-untyped-def]
+               rows: int, count: int) -> None:
+    """dst[d0 + r*ldd + 2i] = src[s_even + r*lds + i] (2i < count) and
+    dst[d0 + r*ldd + 2i + 1] = src[s_odd + r*lds + i] (2i + 1 < count), r < rows: split_rows read backwards."""
+    for r in range(rows):
+        for i in range(0, count, 2 * LANES):
+            k = min(2 * LANES, count - i)
+            _move12(dst, d0 + r * ldd + i, src, s_even + r * lds + i // 2, (k + 1) // 2)
+            _move12(dst, d0 + r * ldd + i + 1, src, s_odd + r * lds + i // 2, k // 2)

@@ -43,8 +43,9 @@ import numpy as np
 from numba import njit
 
 from ._common import FAST
-from .canvas import FlatGeometry, crop_canvas, fill_canvas, zero
+from .canvas import FlatGeometry, crop_canvas, fill_canvas
 from .microkernel import COLS, FLOAT_BYTES, LANES, ROWS, grad_block, tiles
+from .rowcopy import zero_run
 from .winograd4_ir import (
     XI4,
     wino4_dy_rows,
@@ -246,9 +247,9 @@ def dw_task(t: int, m: int, ldy: int, dsize: int, c_: int, f_rows: int, cvs: np.
     tail = nv * LANES - m * tps
     for xi in range(xis):
         for c in range(c_):
-            zero(v, xi * wd.vxi + c * wd.ldv + m * tps, tail)
+            zero_run(v, xi * wd.vxi + c * wd.ldv + m * tps, tail)
         for f in range(f_rows):
-            zero(mm, xi * wd.mxi + f * wd.ldv + m * tps, tail)
+            zero_run(mm, xi * wd.mxi + f * wd.ldv + m * tps, tail)
     block = mm.size - xis * f_rows * c_rows
     for xi in range(xis):
         for f in range(0, f_rows, ROWS):
@@ -264,7 +265,7 @@ def dw_sums(t: int, c_: int, f_rows: int, ms: np.ndarray, wd: WinoGeometry) -> N
     """Zero thread t's dU sums: the last (m + 2)^2*F4*C4 floats of ms[t], 4 x 4 blocks (grad_block) with
     dU[xi][f, c] at ((xi*F4/4 + f//4)*C4/4 + c//4)*16 + 4*(f % 4) + c % 4."""
     size = (wd.m + 2) * (wd.m + 2) * f_rows * (-(-c_ // ROWS) * ROWS)
-    zero(ms[t], ms.shape[1] - size, size)
+    zero_run(ms[t], ms.shape[1] - size, size)
 
 
 @njit(cache=True, fastmath=FAST)
