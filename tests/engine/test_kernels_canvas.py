@@ -13,7 +13,7 @@ from numba import njit
 from cnncli.engine.kernels import conv_plan
 from cnncli.engine.kernels.canvas import crop_canvas, fill_canvas
 from cnncli.engine.kernels.conv_epilogue import BIAS
-from cnncli.engine.kernels.rowcopy import copy_rows_vec, merge_rows, split_rows, zero_run
+from cnncli.engine.kernels.rowcopy import bias_rows, copy_rows_vec, merge_rows, split_rows, zero_run
 
 
 @njit
@@ -31,9 +31,9 @@ def _block(rng, rows, count, dstep, sstep):
 
 
 def test_row_blocks_match_numpy_slices(rng):
-    # Reference: NumPy slices of the formulas in rowcopy's docstrings; every value around the
-    # copied ones keeps its old value (masked lanes write nothing). Rows of 0 to 70 values: zero,
-    # one, two and three vectors, with remainders, for 8 and 16 lanes.
+    # Reference: NumPy slices of the formulas in rowcopy's docstrings (bias_rows: NumPy's + and
+    # where); every value around the copied ones keeps its old value (masked lanes write nothing).
+    # Rows of 0 to 70 values: zero, one, two and three vectors, with remainders, for 8 and 16 lanes.
     for _ in range(80):
         rows, count = int(rng.integers(0, 4)), int(rng.integers(0, 71))
         d0, ldd, ours, s0, lds, src = _block(rng, rows, count, 1, 1)
@@ -42,6 +42,14 @@ def test_row_blocks_match_numpy_slices(rng):
             ref[d0 + r * ldd:d0 + r * ldd + count] = src[s0 + r * lds:s0 + r * lds + count]
         copy_rows_vec(ours, d0, ldd, src, s0, lds, rows, count)
         np.testing.assert_array_equal(ours, ref)
+        src[s0] = np.nan  # relu keeps a NaN (as the unfused relu does)
+        for relu in (False, True):
+            bias = np.float32(rng.standard_normal())
+            for r in range(rows):
+                v = src[s0 + r * lds:s0 + r * lds + count] + bias
+                ref[d0 + r * ldd:d0 + r * ldd + count] = np.where(v < 0, np.float32(0), v) if relu else v
+            bias_rows(ours, d0, ldd, src, s0, lds, rows, count, bias, relu)
+            np.testing.assert_array_equal(ours, ref)
 
         half = (count + 1) // 2
         d0, ldd, ours, s0, lds, src = _block(rng, rows, count, 1, 1)

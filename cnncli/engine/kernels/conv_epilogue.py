@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit
 
 from ._common import FAST
+from .rowcopy import bias_rows, copy_rows_vec
 
 # the modes (formulas in conv_flat's docstring); named, compared by equality only
 BIAS, RELU, POOL, BN, BN_RELU = 0, 1, 2, 3, 4
@@ -41,28 +42,20 @@ def runs(oh_: int, ow_: int, wq: int) -> tuple[int, np.uint64]:
 def store(yb: np.ndarray, ld: int, wq: int, n: int, bias: np.ndarray, y: np.ndarray, relu: bool,
           stats: np.ndarray) -> None:
     """y[n] = (relu of) Y + bias; if stats is [2, F], stats[0, f] += sum and stats[1, f] += sum
-    of squares of y[n, f] (float64)."""
+    of squares of y[n, f] (float64). Rows move a vector at a time (rowcopy.bias_rows), then the
+    sums run over the whole plane: a loop of OH*OW values vectorises, one of a row (8-32) would not."""
     f_, oh_, ow_ = y.shape[1], y.shape[2], y.shape[3]
-    yf = y.reshape(y.size)
+    yf, p_ = y.reshape(y.size), np.uint64(oh_ * ow_)
     rows, w = runs(oh_, ow_, wq)
     for f in range(f_):
-        bf = bias[f]
-        total, total_sq = 0.0, 0.0
-        for r in range(rows):
-            so, do = np.uint64(f * ld + r * wq), np.uint64(((n * f_ + f) * oh_ + r) * ow_)
-            if relu:
-                for i in range(w):
-                    v = yb[so + i] + bf
-                    yf[do + i] = 0.0 if v < 0 else v
-            else:
-                for i in range(w):
-                    yf[do + i] = yb[so + i] + bf
-            if stats.shape[0] == 2:
-                for i in range(w):
-                    v = np.float64(yf[do + i])
-                    total += v
-                    total_sq += v * v
+        at = np.uint64((n * f_ + f) * oh_ * ow_)
+        bias_rows(yf, at, w, yb, f * ld, wq, rows, w, bias[f], relu)
         if stats.shape[0] == 2:
+            total, total_sq = 0.0, 0.0
+            for i in range(at, at + p_):
+                v = np.float64(yf[i])
+                total += v
+                total_sq += v * v
             stats[0, f] += total
             stats[1, f] += total_sq
 
@@ -146,35 +139,34 @@ def load_dy(dy: np.ndarray, saved: np.ndarray, yconv: np.ndarray, coef: np.ndarr
             ow_: int, wq: int, ld: int, dyb: np.ndarray, base: int, db: np.ndarray) -> None:
     """dY' of sample n into dyb (row f at base + f*ld; modes BIAS, RELU, BN, BN_RELU as in
     conv_flat's doc), columns < OW of each row (the caller zeroed the rest); db[f] += the sum
-    of row f (skipped when db is empty)."""
-    f_ = dy.shape[1]
+    of channel f (skipped when db is empty). The formula runs over a whole plane into a dense
+    buffer (a loop that vectorises), then its rows move to dyb (store in reverse)."""
+    f_, p_ = dy.shape[1], np.uint64(oh_ * ow_)
     rows, w = runs(oh_, ow_, wq)
     gf, kf, yf = dy.reshape(dy.size), saved.reshape(saved.size), yconv.reshape(yconv.size)
-    bn = mode == BN or mode == BN_RELU
+    dense = np.empty(p_, dy.dtype)
     for f in range(f_):
-        total = 0.0
-        if bn:
-            a, b, d_, mu = coef[0, f], coef[1, f], coef[2, f], coef[3, f]
-        for r in range(rows):
-            o = np.uint64(base + f * ld + r * wq)
-            src = np.uint64(((n * f_ + f) * oh_ + r) * ow_)
-            if mode == RELU:
-                for i in range(w):
-                    dyb[o + i] = gf[src + i] if kf[src + i] > 0 else 0.0
-            elif mode == BN_RELU:
-                for i in range(w):
-                    g = gf[src + i] if kf[src + i] > 0 else 0.0
-                    dyb[o + i] = a * g + b + d_ * (yf[src + i] - mu)
-            elif mode == BN:
-                for i in range(w):
-                    dyb[o + i] = a * gf[src + i] + b + d_ * (yf[src + i] - mu)
-            else:
-                for i in range(w):
-                    dyb[o + i] = gf[src + i]
+        at = np.uint64((n * f_ + f) * oh_ * ow_)
+        if mode == BIAS:  # nothing to compute: dy's rows move as they are
+            copy_rows_vec(dyb, base + f * ld, wq, gf, at, w, rows, w)
             if db.size:
-                total += rowsum(dyb, o, w)
+                db[f] += rowsum(gf, at, p_)
+            continue
+        if mode == BN or mode == BN_RELU:
+            a, b, d_, mu = coef[0, f], coef[1, f], coef[2, f], coef[3, f]
+        if mode == RELU:
+            for i in range(p_):
+                dense[i] = gf[at + i] if kf[at + i] > 0 else 0.0
+        elif mode == BN_RELU:
+            for i in range(p_):
+                g = gf[at + i] if kf[at + i] > 0 else 0.0
+                dense[i] = a * g + b + d_ * (yf[at + i] - mu)
+        else:
+            for i in range(p_):
+                dense[i] = a * gf[at + i] + b + d_ * (yf[at + i] - mu)
+        copy_rows_vec(dyb, base + f * ld, wq, dense, 0, w, rows, w)
         if db.size:
-            db[f] += total
+            db[f] += rowsum(dense, 0, p_)
 
 
 @njit(cache=True, fastmath=FAST)

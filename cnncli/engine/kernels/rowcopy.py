@@ -15,7 +15,8 @@ shuffle; other steps fall back to a scalar loop.
 The canvases of conv_flat (canvas.py) copy whole blocks of rows the same way, with one call
 per block and no scalar fallback: copy_rows_vec (unit steps), split_rows (a row's even and
 odd values to two places: the two column phases of stride 2, read once), merge_rows (the
-reverse, for the crop) and zero_run (llvm.memset). Each is a few vector operations in a plain
+reverse, for the crop), bias_rows (copy_rows_vec adding a bias, then relu if asked: the conv
+epilogue) and zero_run (llvm.memset). Each is a few vector operations in a plain
 loop, so the kernels that link them in compile them in little time (a loop that LLVM
 vectorises itself costs a second or more of compile time per kernel that inlines it).
 """
@@ -165,3 +166,39 @@ def merge_rows(dst, d0: int, ldd: int, src, s_even: int, s_odd: int, lds: int,  
             k = min(2 * LANES, count - i)
             _move12(dst, d0 + r * ldd + i, src, s_even + r * lds + i // 2, (k + 1) // 2)
             _move12(dst, d0 + r * ldd + i + 1, src, s_odd + r * lds + i // 2, k // 2)
+
+
+@intrinsic
+def _move_bias(typingctx, dst, d0, src, s0, n, bias, relu):  # type: ignore[no-untyped-def]
+    """dst[d0 + i] = v = src[s0 + i] + bias, or 0 where relu and v < 0 (NaN kept), i < n <= LANES."""
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        dst_data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        src_data = context.make_array(sig.args[2])(context, builder, args[2]).data
+        element = context.get_value_type(sig.args[0].dtype)
+        vec = ir.VectorType(element, LANES)
+        align = ir.Constant(_I32, sig.args[0].dtype.bitwidth // 8)
+        mask = _lanes_below(builder, LANES, args[4], 1)
+        src_ptr = builder.bitcast(builder.gep(src_data, [args[3]]), vec.as_pointer())
+        values = builder.call(_masked(builder, "load", vec), [src_ptr, align, mask, ir.Constant(vec, ir.Undefined)])
+        undef = ir.Constant(vec, ir.Undefined)
+        bias_vec = builder.shuffle_vector(builder.insert_element(undef, args[5], ir.Constant(_I32, 0)), undef,
+                                          ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES))
+        values = builder.fadd(values, bias_vec)
+        zeros = ir.Constant(vec, [0.0] * LANES)
+        clipped = builder.select(builder.fcmp_ordered("<", values, zeros), zeros, values)
+        values = builder.select(args[6], clipped, values)
+        dst_ptr = builder.bitcast(builder.gep(dst_data, [args[1]]), vec.as_pointer())
+        builder.call(_masked(builder, "store", vec), [values, dst_ptr, align, mask])
+        return context.get_dummy_value()
+
+    return types.void(dst, types.int64, src, types.int64, types.int64, dst.dtype, types.boolean), codegen
+
+
+@njit(cache=True)
+def bias_rows(dst, d0: int, ldd: int, src, s0: int, lds: int, rows: int, count: int,  # type: ignore[no-untyped-def]
+              bias: float, relu: bool) -> None:
+    """dst[d0 + r*ldd + i] = v = src[s0 + r*lds + i] + bias, or 0 where relu and v < 0 (NaN kept),
+    for r < rows, i < count: LANES values per vector."""
+    for r in range(rows):
+        for i in range(0, count, LANES):
+            _move_bias(dst, d0 + r * ldd + i, src, s0 + r * lds + i, min(LANES, count - i), bias, relu)
