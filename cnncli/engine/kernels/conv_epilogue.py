@@ -152,18 +152,14 @@ def load_dy(dy: np.ndarray, saved: np.ndarray, yconv: np.ndarray, coef: np.ndarr
             if db.size:
                 db[f] += rowsum(gf, at, p_)
             continue
-        if mode == BN or mode == BN_RELU:
-            a, b, d_, mu = coef[0, f], coef[1, f], coef[2, f], coef[3, f]
         if mode == RELU:
             for i in range(p_):
                 dense[i] = gf[at + i] if kf[at + i] > 0 else 0.0
-        elif mode == BN_RELU:
+        else:  # BN, BN_RELU (saved is the block's output in both)
+            a, b, d_, mu = coef[0, f], coef[1, f], coef[2, f], coef[3, f]
             for i in range(p_):
-                g = gf[at + i] if kf[at + i] > 0 else 0.0
+                g = gf[at + i] if kf[at + i] > 0 or mode == BN else 0.0
                 dense[i] = a * g + b + d_ * (yf[at + i] - mu)
-        else:
-            for i in range(p_):
-                dense[i] = a * gf[at + i] + b + d_ * (yf[at + i] - mu)
         copy_rows_vec(dyb, base + f * ld, wq, dense, 0, w, rows, w)
         if db.size:
             db[f] += rowsum(dense, 0, p_)
