@@ -21,9 +21,10 @@ leave a row in a one-sample canvas, and land in zero columns the same way, so th
 hold as they are; small outputs then fill more of each tile (8x8 outputs of a stride-2 layer:
 64 of 96 columns with one sample, 128 of 144 with two; conv_plan.side_by_side).
 
-The loops index flat arrays with unsigned integers (copy_rows, zero): Numba then skips
-its negative-index wraparound check and the loops vectorise (bench/PROFILE.md: 4x faster),
-without building a slice view per row (which costs more than a short row's copy).
+Rows move a vector at a time (rowcopy.py: copy_rows_vec, and split_rows / merge_rows for
+stride 2's two column phases in one read), with one call per block of rows, not a slice view
+per row (which costs more than a short row's copy). Other strides use copy_rows, a loop over
+flat unsigned indices: Numba then skips its negative-index wraparound check (bench/PROFILE.md).
 """
 from __future__ import annotations
 

@@ -3,8 +3,8 @@
 Forward epilogues write sample n from its wide output Y [F4, ld] (row oh of channel f at
 Y[f*ld + oh*Wq], columns >= OW are junk); backward prologues fill dY' in the same layout
 (the caller zeroes the block first, so the junk columns stay zero). Modes and their formulas:
-conv_flat's docstring. Rows are addressed with flat unsigned indices (canvas.copy_rows says
-why).
+conv_flat's docstring. Rows move as masked vectors (rowcopy.py) and formulas run over whole
+planes: LLVM's vector loop starts at 4 vectors, so a loop over one row of 8-32 values runs scalar.
 """
 from __future__ import annotations
 
