@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
 from pathlib import Path
 
@@ -23,24 +24,36 @@ HERE = Path(__file__).resolve()
 WIDE = [("wide 64->64 16x16", 64, 64, 16, 64, 3, 1, 1, True), ("wide 128->128 8x8", 64, 128, 8, 128, 3, 1, 1, True)]
 
 
+ROUNDS = 5  # timed blocks per engine and shape, alternating engines block by block
+
+
 def conv_table(ours, theirs, reps: int, old=None) -> list[str]:  # type: ignore[no-untyped-def]
-    """Lines of the conv table; ours/theirs (and old) are bench.worker.Worker handles."""
+    """Lines of the conv table; ours/theirs (and old) are bench.worker.Worker handles. Each shape is
+    timed in ROUNDS blocks of reps / ROUNDS calls per engine, the engines alternating block by block
+    (a burst of noise on a shared host then hits both): times are medians of the blocks' medians,
+    ratios medians of the per-block ratios."""
     peak = ours.ask(op="peak")["gflops"]
+    per_round = max(3, reps // ROUNDS)
     lines = [f"{'conv fwd+bwd':<22}{'ours ms':>9}{'torch ms':>10}{'ratio':>8}{'GFLOP/s':>9}{'% peak':>8}"
              f"{'torch GF/s':>11}" + (f"{'old ms':>9}{'old ratio':>10}" if old else "") + "  path"]
     for i, shape in enumerate(SHAPES):
         workers = [ours, theirs] + ([old] if old else [])
-        ms = {}
-        for worker in (workers if i % 2 == 0 else workers[::-1]):
-            time.sleep(0.05)  # let the other worker's threads go to sleep
-            ms[worker.engine] = worker.ask(op="conv", shape=i, reps=reps)["ms"]
+        rounds: dict[str, list[float]] = {worker.engine: [] for worker in workers}
+        for r in range(ROUNDS):
+            for worker in (workers if (i + r) % 2 == 0 else workers[::-1]):
+                time.sleep(0.05)  # let the other worker's threads go to sleep
+                rounds[worker.engine].append(worker.ask(op="conv", shape=i, reps=per_round)["ms"])
+        ms = {engine: statistics.median(times) for engine, times in rounds.items()}
+        ratio = {engine: statistics.median(t / o for t, o in zip(rounds["torch"], times))
+                 for engine, times in rounds.items()}
         rate = flops(shape) / ms["ours"] / 1e6
-        before = f"{ms['old']:>9.3f}{ms['torch'] / ms['old']:>9.2f}x" if old else ""
-        lines.append(f"{shape[0]:<22}{ms['ours']:>9.3f}{ms['torch']:>10.3f}{ms['torch'] / ms['ours']:>7.2f}x"
+        before = f"{ms['old']:>9.3f}{ratio['old']:>9.2f}x" if old else ""
+        lines.append(f"{shape[0]:<22}{ms['ours']:>9.3f}{ms['torch']:>10.3f}{ratio['ours']:>7.2f}x"
                      f"{rate:>9.1f}{100 * rate / peak:>7.0f}%{flops(shape) / ms['torch'] / 1e6:>11.1f}{before}"
                      f"  {path(i)}")
     nominal = nominal_peak(int(os.environ.get("NUMBA_NUM_THREADS", "2")))
-    lines.append(f"ratio = torch time / our time (>1: we are faster); medians of {reps} after warm-up; "
+    lines.append(f"ratio = torch time / our time (>1: we are faster), the median of {ROUNDS} alternating blocks' "
+                 f"ratios; times: medians of the blocks' medians of {per_round} calls after warm-up; "
                  "GFLOP/s counts direct-convolution FLOPs (Winograd does fewer); "
                  f"peak = {peak:.0f} GFLOP/s measured (our tile on L1-resident data, every thread)"
                  + (f", {nominal:.0f} nominal at the reported clock" if nominal else ""))
