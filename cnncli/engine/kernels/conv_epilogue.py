@@ -31,8 +31,7 @@ def rowsum(a: np.ndarray, o: int, count: int) -> float:
 def runs(oh_: int, ow_: int, wq: int) -> tuple[int, np.uint64]:
     """(rows, length) of the runs that copy a channel between the wide layout and the tensor:
     one run of OH*OW when the wide rows have no junk columns (Wq = OW: a 1x1 convolution without
-    padding), else OH rows of OW. A 7-value row is below one vector: the loop then runs scalar,
-    with a branch per value where a select gates it."""
+    padding), else OH rows of OW."""
     if wq == ow_:
         return 1, np.uint64(oh_ * ow_)
     return oh_, np.uint64(ow_)

@@ -47,8 +47,8 @@ def _masked(builder: ir.IRBuilder, kind: str, vec: ir.VectorType) -> ir.Function
 
 
 def _splat(builder: ir.IRBuilder, value: ir.Value, width: int) -> ir.Value:
-    """<width x i64> with every lane = value (an i64)."""
-    undef = ir.Constant(ir.VectorType(_I64, width), ir.Undefined)
+    """<width x T> with every lane = value (of type T)."""
+    undef = ir.Constant(ir.VectorType(value.type, width), ir.Undefined)
     return builder.shuffle_vector(builder.insert_element(undef, value, ir.Constant(_I32, 0)), undef,
                                   ir.Constant(ir.VectorType(_I32, width), [0] * width))
 
@@ -182,10 +182,7 @@ def _move_bias(typingctx, dst, d0, src, s0, n, bias, relu):  # type: ignore[no-u
         mask = _lanes_below(builder, LANES, args[4], 1)
         src_ptr = builder.bitcast(builder.gep(src_data, [args[3]]), vec.as_pointer())
         values = builder.call(_masked(builder, "load", vec), [src_ptr, align, mask, ir.Constant(vec, ir.Undefined)])
-        undef = ir.Constant(vec, ir.Undefined)
-        bias_vec = builder.shuffle_vector(builder.insert_element(undef, args[5], ir.Constant(_I32, 0)), undef,
-                                          ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES))
-        values = builder.fadd(values, bias_vec)
+        values = builder.fadd(values, _splat(builder, args[5], LANES))
         zeros = ir.Constant(vec, [0.0] * LANES)
         clipped = builder.select(builder.fcmp_ordered("<", values, zeros), zeros, values)
         values = builder.select(args[6], clipped, values)
