@@ -119,9 +119,9 @@ def _train_data(spec: str, folder: Path) -> str:
     return str(path)
 
 
-def _command_seconds(argv: list[str], env: dict[str, str]) -> float:
+def _command_seconds(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> float:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "cnncli", *argv], env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "cnncli", *argv], env=env, cwd=cwd, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"`cnn {' '.join(argv)}` failed: {(done.stderr or done.stdout).strip()[-2000:]}")
     return time.perf_counter() - started

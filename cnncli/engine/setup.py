@@ -9,7 +9,8 @@ configure(threads):
   (kernels/gemm.py calls BLAS from inside parallel loops; OpenBLAS's own threads busy-wait
   after each call and stall Numba's);
 * glibc's malloc keeps freed blocks for reuse instead of returning them to the kernel;
-* Numba compiles with LLVM -O1 unless NUMBA_OPT is set;
+* Numba compiles with LLVM -O1 unless NUMBA_OPT is set, and each prange loop's wrappers are
+  optimised and compiled only as part of their kernel (parfor_linking.py);
 * Numba caches the kernels in a folder per version of the engine's sources (kernel_cache_dir).
 Without it the engine computes the same, more slowly (bench/PROFILE.md has the measurements).
 Call it before the first kernel compiles: Numba's cache does not record the LLVM level, so
@@ -111,6 +112,9 @@ def configure(threads: int | None = None) -> None:
         if threads is not None:
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     keep_freed_memory()
+    from cnncli.engine import parfor_linking
+
+    parfor_linking.install()
     from cnncli.engine.kernels.blas import library
 
     blas = library()
