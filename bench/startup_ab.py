@@ -1,6 +1,6 @@
 """First-run compilation of this tree against another checkout's, interleaved in one run.
 
-    python bench/startup_ab.py /path/to/other/checkout [--spec resnet20] [--reps 4] [--threads 2]
+    python bench/startup_ab.py /path/to/other/checkout [--spec resnet20_cifar] [--reps 4] [--threads 2]
 
 Each rep runs, for each tree (the order alternating between reps), `cnn train SPEC --data D
 --epochs 1` with an empty Numba cache and then again with the cache that run filled; the
@@ -35,7 +35,7 @@ def compile_seconds(tree: Path, spec: str, data: str, threads: int, folder: Path
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("other", type=Path, help="the checkout to compare with")
-    ap.add_argument("--spec", default="resnet20")
+    ap.add_argument("--spec", default="resnet20_cifar")
     ap.add_argument("--reps", type=int, default=4)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
