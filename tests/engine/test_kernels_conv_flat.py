@@ -29,6 +29,7 @@ CASES = [
     (2, 2, 1, 1, 3, 3, 3, 1, (1, 1, 1, 1)),      # a single pixel
     (2, 64, 32, 32, 8, 3, 3, 1, (1, 1, 1, 1)),   # big column blocks: several row blocks a sample
     (5, 1, 28, 28, 6, 5, 5, 1, (2, 2, 2, 2)),    # LeNet-5 conv1, two samples per task
+    (3, 6, 14, 14, 16, 5, 5, 1, (0, 0, 0, 0)),   # LeNet-5 conv2: dx by scatter tiles (use_scatter)
 ]
 
 
@@ -43,6 +44,17 @@ def side(request, monkeypatch):
     conv_plan.geometry.cache_clear()
 
 
+@pytest.fixture(params=[None, True, False], ids=["dx-rule", "dx-scatter", "dx-phases"])
+def dx_method(request, monkeypatch):
+    """The input gradient of the direct tiles: by use_scatter's choice (None), or forced to the
+    scatter tiles (True) or the tiles per stride phase (False) for every conv_flat call of the test."""
+    if request.param is not None:
+        monkeypatch.setattr(conv_plan, "use_scatter", lambda *shape: request.param)
+    conv_plan.geometry.cache_clear()
+    yield request.param
+    conv_plan.geometry.cache_clear()
+
+
 def torch_grads(x, w, b, stride, pads, dy):
     xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     y = F.conv2d(F.pad(xt, (pads[2], pads[3], pads[0], pads[1])), wt, bt, stride)
@@ -51,8 +63,9 @@ def torch_grads(x, w, b, stride, pads, dy):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_geometry_matches_torch(randn, case, side):
-    # Reference: torch F.conv2d + autograd; with samples side by side in the canvases too.
+def test_geometry_matches_torch(randn, case, side, dx_method):
+    # Reference: torch F.conv2d + autograd; with samples side by side in the canvases too, and
+    # either way of computing dx.
     n, c, h, wd, f, kh, kw, s, pads = case
     x, w, b = randn(n, c, h, wd), randn(f, c, kh, kw), randn(f)
     assert conv.flat_eligible((s, s), (1, 1), 1)
@@ -77,7 +90,7 @@ def test_without_bias_gradient(randn):
 
 @pytest.mark.parametrize("shape,pool,stride", [((4, 3, 12, 12), 2, 1), ((3, 2, 11, 13), 3, 1),
                                                ((2, 64, 32, 32), 2, 1), ((3, 3, 12, 12), 2, 2)])
-def test_conv_relu_pool_equals_the_unfused_kernels(randn, shape, pool, stride, side):
+def test_conv_relu_pool_equals_the_unfused_kernels(randn, shape, pool, stride, side, dx_method):
     # Reference: conv2d_forward -> relu_forward -> maxpool2d_forward, bit for bit; ties and a NaN.
     x = randn(*shape)
     x[0, :, :4, :4] = 0.25
@@ -167,6 +180,24 @@ def test_side_by_side_rule():
     assert forced.wino and (forced.side, forced.wq) == (1, 9)
 
 
+def test_scatter_rule():
+    # Reference: the multiply-adds per sample worked out by hand (use_scatter's docstring).
+    from cnncli.engine.kernels.microkernel import COLS
+
+    lenet2 = conv_plan.geometry(6, 14, 14, 16, 5, 5, 1, (0, 0, 0, 0), 4)
+    assert lenet2.dx_scatter.size == 150 and lenet2.kernel_args(0, 0).scatter == 1
+    # tap k of the (kh, kw, c) order: k = (kh * 5 + kw) * 6 + c, at (c * 5 + kh) * 5 + kw of offs
+    assert lenet2.dx_scatter[(2 * 5 + 3) * 6 + 4] == (4 * 5 + 2) * 5 + 3
+    # phases: the 14x14 canvas in whole tiles x 400 entries (f, kh, kw) x C padded to 8: 768k (AVX-512);
+    # scatter: 152 taps x 16 filters x 10 wide rows of 14 in whole tiles: 350k
+    up = lambda v: -(-v // COLS) * COLS  # noqa: E731
+    phases = sum((q1 - q0) for _, q0, q1, _ in lenet2.dx_rows) * 16 * 25 * 8
+    assert phases == up(14 * 14) * 400 * 8 and lenet2.npad == up(10 * 14)
+    assert 152 * 16 * lenet2.npad <= 0.8 * phases
+    # a ResNet stride-2 layer: the same count either way, so the phases stay
+    assert conv_plan.geometry(32, 16, 16, 64, 3, 3, 2, (1, 1, 1, 1), 4).dx_scatter.size == 0
+
+
 def test_tiles_compute_their_formulas(rng):
     # Reference: the plain NumPy versions beside the tiles (float64 formulas of microkernel.py),
     # themselves checked against explicit sums at one output.
@@ -183,6 +214,8 @@ def test_tiles_compute_their_formulas(rng):
         grad_block_reference,
         grad_tile,
         grad_tile_reference,
+        scatter_tile,
+        scatter_tile_reference,
     )
 
     @njit
@@ -216,6 +249,18 @@ def test_tiles_compute_their_formulas(rng):
     assert block[4 * 2 + 3] == pytest.approx(sum(float(dy[0, 2, p]) * float(src[7 + 3 * 170 + p]) for p in range(used)))
     np.testing.assert_allclose(bw[:-1], 1 + block, rtol=1e-5, atol=1e-4)
     assert bw[-1] == 1
+
+    @njit
+    def scatter(src, lds, kk, w, dst, douts):
+        scatter_tile(src.ctypes.data, lds, kk, w.ctypes.data, w.shape[1], dst.ctypes.data, douts.ctypes.data)
+
+    out = rng.standard_normal(400).astype(np.float32)
+    douts = np.array([7, 8, 200, 3])  # two taps overlapping, one after the other
+    before = out.copy()
+    scatter(src, 60, 13, w, out, douts)  # 13 rows: an odd count
+    ref = scatter_tile_reference(before, src, 60, 13, w, douts)
+    assert ref[210] == pytest.approx(before[210] + sum(float(w[k, 2]) * float(src[k * 60 + 10]) for k in range(13)))
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-4)
 
 
 def test_the_8_float_tiles_too(tmp_path):

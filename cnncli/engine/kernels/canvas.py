@@ -57,7 +57,7 @@ class FlatGeometry(NamedTuple):
     spc: int       # backward: canvases per task
     side: int      # samples side by side in one canvas
     slot: int      # columns of one sample in a canvas row
-
+    scatter: int = 0  # backward: dx by scatter tiles (conv_flat._chunk_dx), not per stride phase
 
 
 def tap_offset(c: int, kh: int, kw: int, s: int, wq: int, plane: int) -> int:

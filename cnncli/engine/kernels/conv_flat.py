@@ -7,7 +7,9 @@ time, or 4 x TAPS weight gradients) with no im2col copy and no GEMM packing:
     forward:  Y[f, p] = sum_k W[f, k] * cv[offs[k] + p]        k = (c, kh, kw), p < npad
     backward: dW[f, k] += sum_p dY'[f, p] * cv[offs[k] + p]     (per-thread partials)
               dcv_phase[c, q] = sum_{f, taps of the phase} W[f, c, kh, kw] * dY'[f, q - shift],
-              shift = (kh//s)*Wq + kw//s, then dx[n] = the image part of dcv (crop_canvas).
+              shift = (kh//s)*Wq + kw//s, then dx[n] = the image part of dcv (crop_canvas);
+              or, where that costs fewer multiply-adds (conv_plan.use_scatter), the forward's
+              adjoint: dcv[offs[k] + p] += sum_f W[f, k] * dY'[f, p] (scatter tiles).
 dx is thus a correlation of dY' with the flipped weights, one per stride phase (canvas.py).
 Y and dY' use the wide layout p = oh*Wq + ow (columns ow >= OW junk; dY' zero there and in
 its margins, so junk never reaches dW or dx). conv_plan.py builds the offset and weight
@@ -33,7 +35,7 @@ from numba import get_thread_id, njit, prange
 from ._common import FAST
 from .canvas import FlatGeometry, crop_canvas, fill_canvas
 from .conv_epilogue import BIAS, BN, BN_RELU, POOL, RELU, load_dy, load_dy_pool, store, store_pool
-from .microkernel import COLS, FLOAT_BYTES, LANES, ROWS, TAPS, grad_tile, tiles
+from .microkernel import COLS, FLOAT_BYTES, LANES, ROWS, TAPS, grad_tile, scatter_tiles, tiles
 from .rowcopy import zero_run
 from .winograd import WinoGeometry, dw_finish, dw_sums, dw_task, dx_task, forward_task, output_transform
 
@@ -150,11 +152,19 @@ def _chunk_dw(t: int, m: int, ldy: int, dsize: int, csize: int, offs: np.ndarray
 def _chunk_dx(t: int, n0: int, m: int, ns: int, dsize: int, dx: np.ndarray, dx_offs: np.ndarray, dx_w: np.ndarray,
               dx_rows: np.ndarray, dybs: np.ndarray, dcvs: np.ndarray, geo: FlatGeometry) -> None:
     """dx of the ns samples (m canvases) of a task on the direct tiles, from their dY' (nothing
-    when dx_rows is empty)."""
+    when dx_rows is empty): by scatter tiles when geo.scatter (dx_w [F, K4] the weights of the
+    taps in dx_offs [K4], their canvas offsets), else per stride phase (dx_rows)."""
     if dx_rows.shape[0] == 0:
         return
     s, plane = geo.s, geo.plane
     dyb, dcv = dybs[t], dcvs[t]
+    if geo.scatter:
+        for j in range(m):
+            zero_run(dcv, 0, dx.shape[1] * s * s * plane)
+            scatter_tiles(dyb, j * dsize + geo.margin, geo.margin + plane, dx_w.shape[0], dx_w, dcv, dx_offs,
+                          geo.npad)
+            crop_canvas(dcv, dx, n0 + j * geo.side, min(geo.side, ns - j * geo.side), geo)
+        return
     for ph in range(s * s):  # phases no tap reads get no gradient
         if ph // s >= geo.kh or ph % s >= geo.kw:
             for c in range(dx_w.shape[1]):

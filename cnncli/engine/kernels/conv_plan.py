@@ -40,6 +40,7 @@ _WINO_DW_GROUP_BYTES = 4 * 1024 * 1024  # ... and V + dM of a group within this,
 _MIN_REDUCTION = 128  # vectors summed per grad_tile call, so that its horizontal sums stay cheap (PROFILE.md)
 _MAX_SIDE = 4  # samples side by side in a canvas, at most (side_by_side) ...
 _SIDE_GAIN = 0.9  # ... and only where they cut the tile columns per sample to this share or less
+_SCATTER_SHARE = 0.8  # use_scatter
 
 Pads = tuple[int, int, int, int]
 NO_CODES = np.empty((0, 0, 0, 0), np.int8)  # placeholders for the arrays a mode does not use
@@ -71,6 +72,8 @@ class Geometry:
     dx_offs: np.ndarray   # [E] dY' offset of each (f, kh, kw), grouped by stride phase
     dx_taps: np.ndarray   # [E, 3] its (f, kh, kw)
     dx_rows: np.ndarray   # [phases, 4] (phase, first q, end q, first entry)
+    dx_scatter: np.ndarray  # [K] dx by scatter tiles (use_scatter): tap k of the (kh, kw, c) order is tap
+    #                         dx_scatter[k] of offs; empty: dx by stride phase
     wino: bool = False    # forward and dx by Winograd F(2x2, 3x3) (winograd.py; the rule: use_winograd)
     wino_dw: bool = False  # dW by Winograd too (winograd.dw_task): wherever wino (use_winograd)
     wino_m: int = 2       # the output block, forward, dx and dW: F(2x2, 3x3), or 4: F(4x4, 3x3) (use_winograd4)
@@ -98,7 +101,7 @@ class Geometry:
     def kernel_args(self, mode: int, pool: int, spc: int = 1) -> FlatGeometry:
         """The `geo` argument of conv_flat's kernels."""
         return FlatGeometry(self.kh, self.kw, self.s, self.pt, self.pl, self.wq, self.plane, self.npad, self.margin,
-                            self.oh, self.ow, mode, pool, spc, self.side, self.slot)
+                            self.oh, self.ow, mode, pool, spc, self.side, self.slot, int(self.dx_scatter.size > 0))
 
 
 def conv2d_output_hw(h: int, width: int, kernel: tuple[int, int], stride: tuple[int, int], pads: Pads,
@@ -144,9 +147,25 @@ def geometry(c: int, h: int, width: int, f: int, kh: int, kw: int, s: int, pads:
     wino_m = 4 if wino and use_winograd4(h, width, oh, ow) else 2
     fits4 = kh == kw == 3 and s == 1 and winograd4_fits(h, width, oh, ow)
     dx_offs = np.array([fi * ldy + margin - (u // s) * wq - v // s for fi, u, v in entries], np.int64)
-    return Geometry(c, f, kh, kw, s, pt, pl, oh, ow, wq, plane, _up(oh * wq, COLS), margin, offs, dx_offs,
-                    np.array(entries, np.int64).reshape(-1, 3), np.array(rows, np.int64).reshape(-1, 4),
+    dx_rows = np.array(rows, np.int64).reshape(-1, 4)
+    npad = _up(oh * wq, COLS)
+    order = [(ci * kh + a) * kw + b for a in range(kh) for b in range(kw) for ci in range(c)]
+    scatter = np.array(order if use_scatter(dx_rows, len(entries), c, f, kh * kw, npad) else [], np.int64)
+    return Geometry(c, f, kh, kw, s, pt, pl, oh, ow, wq, plane, npad, margin, offs, dx_offs,
+                    np.array(entries, np.int64).reshape(-1, 3), dx_rows, scatter,
                     wino, wino, wino_m, fits4, side, slot, h, width, pads)
+
+
+def use_scatter(dx_rows: np.ndarray, entries: int, c: int, f: int, taps: int, npad: int) -> bool:
+    """dx by scatter tiles where they take at most _SCATTER_SHARE of the multiply-adds of the tiles
+    per stride phase: scatter: up(C*KH*KW, ROWS) taps x F filters x npad wide outputs; per phase:
+    the phase's q range x its entries (filter, tap) x C padded to ROWS. The phases also multiply the
+    zeros around dY' (a full correlation: 5x5 taps over a 10x10 dY' pad it to 18x18) and pad C;
+    the scatter tiles add each result into the canvas instead of storing it (LeNet-5's 6->16 5x5
+    layer: 350k against 768k per sample)."""
+    ends = list(dx_rows[1:, 3]) + [entries]
+    phases = sum(int(q1 - q0) * (int(e1) - int(e0)) for (_, q0, q1, e0), e1 in zip(dx_rows, ends)) * _up(c, ROWS)
+    return _up(c * taps, ROWS) * f * npad <= _SCATTER_SHARE * phases
 
 
 def side_by_side(oh: int, ow: int, slot: int, batch: int) -> int:
@@ -283,7 +302,12 @@ def flat_conv_backward(g: Geometry, x: np.ndarray, w: np.ndarray, dy: np.ndarray
         vs, ms, voffs = _wino_workspaces(wg, g.f, x.dtype, wd, (wd.m + 2) ** 2 * f_rows * c_rows if wino_dw else 0)
     else:
         u, voffs, vs, ms, wg = _no_winograd(x.dtype)
-        if need_dx:
+        if need_dx and g.dx_scatter.size:
+            dx_w = np.zeros((g.f, _up(k, ROWS)), x.dtype)
+            dx_w[:, :k] = w.reshape(g.f, k)[:, g.dx_scatter]
+            dx_rows, dx_offs = g.dx_rows, np.zeros(dx_w.shape[1], np.int64)
+            dx_offs[:k] = g.offs[g.dx_scatter]
+        elif need_dx:
             fi, a, b = g.dx_taps.T
             dx_w = np.zeros((len(fi), c_rows), x.dtype)
             dx_w[:, :g.c] = w[fi, :, a, b]

@@ -1,6 +1,6 @@
 """Register-blocked convolution tiles, emitted as LLVM IR with explicit float vectors.
 
-Numba cannot keep a block of accumulators in vector registers by itself, so these three
+Numba cannot keep a block of accumulators in vector registers by itself, so these four
 tiles are written as intrinsics (LLVM IR via llvmlite): a loop whose body is straight-line
 vector FMAs of L = LANES floats (llvm.fma.v16f32 where the CPU has AVX-512F: zmm registers;
 else llvm.fma.v8f32: AVX2 + FMA on x86-64, plain vector code elsewhere). Arguments
@@ -9,6 +9,9 @@ caller guarantees every address read or written is inside its buffers.
 
     conv_tile(src, offs, K, w, ldw, dst, ldo)         4 rows x COLS = 3L columns, overwritten:
         dst[f*ldo + j] = sum_{k<K} w[k*ldw + f] * src[offs[k] + j]     f < 4, j < 3L
+    scatter_tile(src, lds, K, w, ldw, dst, douts)     the same sums over rows k*lds of src,
+        added at 4 offsets:  dst[douts[t] + j] += sum_{k<K} w[k*ldw + t] * src[k*lds + j]
+        (the input gradient as the forward's adjoint, conv_flat: k = filter, t = tap)
     grad_tile(dy, ldy, src, offs, V, dw, ldw, M, dys, srcs)      4 x TAPS sums, accumulated:
         dw[f*ldw + t] += sum_{j < M} sum_{p < L*V} dy[j*dys + f*ldy + p] * src[j*srcs + offs[t] + p]
         for f < 4, t < TAPS (3, or 5 with AVX-512): over M samples at strides dys and srcs.
@@ -18,13 +21,12 @@ caller guarantees every address read or written is inside its buffers.
         are one butterfly, 2(L - 1) two-vector shuffles and L - 1 adds for 16/L vectors of sums
         instead of L - 1 shuffle-and-add steps per sum.)
 
-conv_tile holds 12 accumulators (enough independent FMA chains to cover the FMA latency) and
+conv_tile and scatter_tile hold 12 accumulators (enough independent FMA chains to cover the FMA latency) and
 loads, per k, 3 vectors and 4 broadcast weights, two k per loop iteration. grad_tile loads
 4 + TAPS vectors per 4·TAPS FMAs and sums each accumulator's L lanes at the end as a tree
 (halves added). Summation order is fixed (k, or j, p by lanes), so results are
 deterministic. Why these shapes (the measurements): bench/PROFILE.md, "The tiles' shapes".
-conv_tile_reference, grad_tile_reference and grad_block_reference at the end are the same
-formulas in NumPy.
+The *_reference functions at the end are the same formulas in NumPy.
 """
 from __future__ import annotations
 
@@ -173,41 +175,66 @@ _SIG7 = types.void(*[types.int64] * 7)
 _SIG10 = types.void(*[types.int64] * 10)
 
 
+def _row_sums(builder: ir.IRBuilder, row_at, kk: ir.Value, w_a: ir.Value, ldw: ir.Value) -> list:  # type: ignore[no-untyped-def, type-arg]
+    """The ROWS x COLS sums acc[f*n_vec + j] = sum_{k<kk} w[k*ldw + f] * row_k[LANES*j ...] of
+    conv_tile and scatter_tile, row_k = row_at(builder, k) (a float pointer); two k per iteration."""
+    w_p = _ptr(builder, w_a, _F32)
+    fma = _fma(builder)
+    undef = ir.Constant(_VEC, ir.Undefined)
+    splat = ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES)
+    n_vec = COLS // LANES
+
+    def body(b: ir.IRBuilder, k: ir.Value, accs: list) -> list:  # type: ignore[type-arg]
+        base = row_at(b, k)
+        vecs = [_vload(b, base, _const(LANES * j)) for j in range(n_vec)]
+        wrow = b.gep(w_p, [b.mul(k, ldw)])
+        new = []
+        for f in range(ROWS):
+            wf = b.load(b.gep(wrow, [_const(f)]))
+            wv = b.shuffle_vector(b.insert_element(undef, wf, ir.Constant(_I32, 0)), undef, splat)
+            new += [b.call(fma, [wv, vecs[j], accs[f * n_vec + j]]) for j in range(n_vec)]
+        return new
+
+    def pair(b: ir.IRBuilder, i: ir.Value, accs: list) -> list:  # type: ignore[type-arg]
+        k = b.mul(i, _const(2))  # two steps per iteration: less loop overhead per FMA
+        return body(b, b.add(k, _const(1)), body(b, k, accs))
+
+    result = _loop(builder, builder.ashr(kk, _const(1)), _zeros(ROWS * n_vec), pair)
+    odd = builder.icmp_signed("!=", builder.and_(kk, _const(1)), _const(0))
+    return _maybe(builder, odd, result, lambda b, accs: body(b, b.sub(kk, _const(1)), accs))
+
+
 @intrinsic
 def conv_tile(typingctx, src, offs, kk, w, ldw, dst, ldo):  # type: ignore[no-untyped-def]
     """See the module docstring (all arguments int64)."""
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
         src_a, offs_a, kk_v, w_a, ldw_v, dst_a, ldo_v = args
-        src_p, offs_p = _ptr(builder, src_a, _F32), _ptr(builder, offs_a, _I64)
-        w_p, dst_p = _ptr(builder, w_a, _F32), _ptr(builder, dst_a, _F32)
-        fma = _fma(builder)
-        undef = ir.Constant(_VEC, ir.Undefined)
-        splat = ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES)
+        src_p, offs_p, dst_p = _ptr(builder, src_a, _F32), _ptr(builder, offs_a, _I64), _ptr(builder, dst_a, _F32)
+        result = _row_sums(builder, lambda b, k: b.gep(src_p, [b.load(b.gep(offs_p, [k]))]), kk_v, w_a, ldw_v)
         n_vec = COLS // LANES
-
-        def body(b: ir.IRBuilder, k: ir.Value, accs: list) -> list:  # type: ignore[type-arg]
-            base = b.gep(src_p, [b.load(b.gep(offs_p, [k]))])
-            vecs = [_vload(b, base, _const(LANES * j)) for j in range(n_vec)]
-            wrow = b.gep(w_p, [b.mul(k, ldw_v)])
-            new = []
-            for f in range(ROWS):
-                wf = b.load(b.gep(wrow, [_const(f)]))
-                wv = b.shuffle_vector(b.insert_element(undef, wf, ir.Constant(_I32, 0)), undef, splat)
-                new += [b.call(fma, [wv, vecs[j], accs[f * n_vec + j]]) for j in range(n_vec)]
-            return new
-
-        def pair(b: ir.IRBuilder, i: ir.Value, accs: list) -> list:  # type: ignore[type-arg]
-            k = b.mul(i, _const(2))  # two steps per iteration: less loop overhead per FMA
-            return body(b, b.add(k, _const(1)), body(b, k, accs))
-
-        result = _loop(builder, builder.ashr(kk_v, _const(1)), _zeros(ROWS * n_vec), pair)
-        odd = builder.icmp_signed("!=", builder.and_(kk_v, _const(1)), _const(0))
-        result = _maybe(builder, odd, result, lambda b, accs: body(b, b.sub(kk_v, _const(1)), accs))
         for f in range(ROWS):
             row = builder.gep(dst_p, [builder.mul(_const(f), ldo_v)])
             for j in range(n_vec):
                 ptr = builder.bitcast(builder.gep(row, [_const(LANES * j)]), _VEC.as_pointer())
                 builder.store(result[f * n_vec + j], ptr, align=4)
+        return context.get_dummy_value()
+
+    return _SIG7, codegen
+
+
+@intrinsic
+def scatter_tile(typingctx, src, lds, kk, w, ldw, dst, douts):  # type: ignore[no-untyped-def]
+    """See the module docstring (all arguments int64)."""
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        src_a, lds_v, kk_v, w_a, ldw_v, dst_a, douts_a = args
+        src_p, dst_p, douts_p = _ptr(builder, src_a, _F32), _ptr(builder, dst_a, _F32), _ptr(builder, douts_a, _I64)
+        result = _row_sums(builder, lambda b, k: b.gep(src_p, [b.mul(k, lds_v)]), kk_v, w_a, ldw_v)
+        n_vec = COLS // LANES
+        for t in range(ROWS):
+            row = builder.gep(dst_p, [builder.load(builder.gep(douts_p, [_const(t)]))])
+            for j in range(n_vec):
+                ptr = builder.bitcast(builder.gep(row, [_const(LANES * j)]), _VEC.as_pointer())
+                builder.store(builder.fadd(builder.load(ptr, align=4), result[t * n_vec + j]), ptr, align=4)
         return context.get_dummy_value()
 
     return _SIG7, codegen
@@ -289,6 +316,18 @@ def tiles(src: np.ndarray, s0: int, offs: np.ndarray, wt: np.ndarray, dst: np.nd
                       wt.ctypes.data + r * FLOAT_BYTES, rows, dst.ctypes.data + (d0 + r * ldo + q) * FLOAT_BYTES, ldo)
 
 
+@njit(cache=True)
+def scatter_tiles(src: np.ndarray, s0: int, lds: int, kk: int, wt: np.ndarray, dst: np.ndarray, douts: np.ndarray,
+                  q1: int) -> None:
+    """dst[douts[t] + q] += sum_{k<kk} wt[k, t] * src[s0 + k*lds + q] for q < q1 (a multiple of COLS),
+    every column t of wt (a multiple of ROWS, douts as long): scatter_tile over a block of outputs."""
+    taps = wt.shape[1]
+    for q in range(0, q1, COLS):
+        for t in range(0, taps, ROWS):
+            scatter_tile(src.ctypes.data + (s0 + q) * FLOAT_BYTES, lds, kk, wt.ctypes.data + t * FLOAT_BYTES, taps,
+                         dst.ctypes.data + q * FLOAT_BYTES, douts.ctypes.data + t * 8)
+
+
 # -- plain NumPy references: each tile's formula on arrays (float64), for the tests ----------
 def conv_tile_reference(src: np.ndarray, offs: np.ndarray, w: np.ndarray) -> np.ndarray:
     """What conv_tile writes, [ROWS, COLS]: dst[f, j] = sum_k w[k, f] * src[offs[k] + j] (w [K, >= ROWS])."""
@@ -315,3 +354,15 @@ def grad_block_reference(dy: np.ndarray, ldy: int, src: np.ndarray, lds: int, nv
     rows = dy.astype(np.float64)[np.arange(ROWS)[:, None] * ldy + span]
     cols = src.astype(np.float64)[np.arange(ROWS)[:, None] * lds + span]
     return (rows @ cols.T).ravel()
+
+
+def scatter_tile_reference(dst: np.ndarray, src: np.ndarray, lds: int, kk: int, w: np.ndarray, douts: np.ndarray
+                           ) -> np.ndarray:
+    """dst (flat, float64) after scatter_tile: dst[douts[t] + j] += sum_{k<kk} w[k, t] * src[k*lds + j],
+    t < ROWS, j < COLS, the taps one after the other (w [kk, >= ROWS])."""
+    out = dst.astype(np.float64)
+    rows = src.astype(np.float64)[np.arange(kk)[:, None] * lds + np.arange(COLS)]  # [kk, COLS]
+    sums = w[:kk, :ROWS].T.astype(np.float64) @ rows
+    for t in range(ROWS):
+        out[douts[t] + np.arange(COLS)] += sums[t]
+    return out
