@@ -377,6 +377,24 @@ def test_f4_transforms_compute_the_textbook_formulas(rng, k):
     assert (dst[~written] == 7.0).all()  # masked stores: nothing past `cols` or `rows`
 
 
+@pytest.mark.parametrize("m", [2, 4])
+@pytest.mark.parametrize("flip", [False, True])
+def test_weight_transform_is_g_g_gt(rng, m, flip):
+    # Reference: G g G^T with G of F(2x2, 3x3) or F(4x4, 3x3) (Lavin & Gray 2016) in float64 by einsum.
+    from cnncli.engine.kernels.winograd import transform_weights
+
+    g2 = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+    g4 = np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6],
+                   [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]])
+    g = g2 if m == 2 else g4
+    w = rng.standard_normal((7, 5, 3, 3)).astype(np.float32)  # F 7, C 5
+    kernels = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3) if flip else w  # [O, I, 3, 3]: dx's or the forward's
+    ref = np.einsum("ak,oikl,bl->abio", g, kernels.astype(np.float64), g).reshape((m + 2) ** 2, *kernels.shape[1::-1])
+    u = transform_weights(w, 9, flip=flip, m=m)
+    assert u.shape == ((m + 2) ** 2, kernels.shape[1], 9) and not u[:, :, kernels.shape[0]:].any()
+    np.testing.assert_allclose(u[:, :, :kernels.shape[0]], ref, rtol=1e-6, atol=1e-6)
+
+
 def test_the_rule_picks_winograd_for_stride_1_3x3_only():
     # Reference: the task's rule (stride-2, 1x1 and 5x5 layers keep the direct path) and the
     # measured one (conv_plan.use_winograd).

@@ -86,35 +86,47 @@ class WinoGeometry(NamedTuple):
     m: int = 2   # output block: F(2x2, 3x3), or 4: F(4x4, 3x3) (winograd4_ir; 6 x 6 tiles at a stride of 4)
 
 
-def _times_g(a: np.ndarray) -> np.ndarray:
-    """G of F(2x2, 3x3) along the first axis (3 -> 4): (a0, (a0 + a1 + a2)/2, (a0 - a1 + a2)/2, a2)."""
-    half = np.float32(0.5)
-    return np.stack([a[0], (a[0] + a[1] + a[2]) * half, (a[0] - a[1] + a[2]) * half, a[2]])
+@njit(cache=True, inline="always")
+def _times_g(a0: np.ndarray, a1: np.ndarray, a2: np.ndarray, m: int, out: np.ndarray) -> None:
+    """out[r, j] = (G (a0[j], a1[j], a2[j]))[r], G of F(m x m, 3 x 3): m = 2: (a0, (a0 + a1 + a2)/2,
+    (a0 - a1 + a2)/2, a2); m = 4: (a0/4, -(a0 + a1 + a2)/6, -(a0 - a1 + a2)/6, a0/24 + a1/12 + a2/6,
+    a0/24 - a1/12 + a2/6, a2). Float32 arithmetic in this order."""
+    half, sixth = np.float32(0.5), np.float32(-1 / 6)
+    for j in range(a0.shape[0]):
+        x0, x1, x2 = a0[j], a1[j], a2[j]
+        if m == 2:
+            out[0, j], out[1, j], out[2, j], out[3, j] = x0, (x0 + x1 + x2) * half, (x0 - x1 + x2) * half, x2
+        else:
+            even, odd = x0 * np.float32(1 / 24) + x2 * np.float32(1 / 6), x1 * np.float32(1 / 12)
+            out[0, j], out[1, j], out[2, j] = x0 * np.float32(0.25), (x0 + x1 + x2) * sixth, (x0 - x1 + x2) * sixth
+            out[3, j], out[4, j], out[5, j] = even + odd, even - odd, x2
 
 
-def _times_g4(a: np.ndarray) -> np.ndarray:
-    """G of F(4x4, 3x3) along the first axis (3 -> 6): (a0/4, -(a0 + a1 + a2)/6, -(a0 - a1 + a2)/6,
-    a0/24 + a1/12 + a2/6, a0/24 - a1/12 + a2/6, a2)."""
-    even, odd = a[0] * np.float32(1 / 24) + a[2] * np.float32(1 / 6), a[1] * np.float32(1 / 12)
-    sixth = np.float32(-1 / 6)
-    return np.stack([a[0] * np.float32(0.25), (a[0] + a[1] + a[2]) * sixth, (a[0] - a[1] + a[2]) * sixth,
-                     even + odd, even - odd, a[2]])
+@njit(cache=True)
+def _transform_into(g: np.ndarray, m: int, u: np.ndarray) -> None:
+    """u[(m + 2)a + b, i, :O] = (G g[:, :, i] G^T)[a, b] for g [3, 3, I, O]: G along kw, then along kh,
+    a row of O outputs at a time."""
+    n, i_, o_ = m + 2, g.shape[2], g.shape[3]
+    along_kw = np.empty((3, n, o_), np.float32)
+    for i in range(i_):
+        for kh in range(3):
+            _times_g(g[kh, 0, i], g[kh, 1, i], g[kh, 2, i], m, along_kw[kh])
+        for b in range(n):
+            _times_g(along_kw[0, b], along_kw[1, b], along_kw[2, b], m, u[b::n, i, :o_])
 
 
 def transform_weights(w: np.ndarray, out_rows: int, flip: bool = False, m: int = 2) -> np.ndarray:
     """U [(m + 2)^2, I, out_rows] (float32): U[(m + 2)a + b, i, o] = (G g[o, i] G^T)[a, b], zero for
     o >= O; g = w [O, I, 3, 3], or with flip the dx weights g[c, f, kh, kw] = w[f, c, 2 - kh, 2 - kw];
-    G of F(m x m, 3 x 3) (_times_g, _times_g4). Elementwise NumPy on [I, O] planes, no BLAS call: a
-    threaded sgemm here left OpenBLAS's threads spinning against the kernels' (a 64-channel layer
-    2-3x slower, bench/PROFILE.md)."""
+    G of F(m x m, 3 x 3) (_times_g). No BLAS call: a threaded sgemm here left OpenBLAS's threads
+    spinning against the kernels' (a 64-channel layer 2-3x slower), and NumPy's temporaries took
+    0.41 ms for a 64x64 layer at m = 2, a fifth of its forward (bench/PROFILE.md)."""
     if flip:
-        gt = np.ascontiguousarray(w.transpose(3, 2, 0, 1), np.float32)[::-1, ::-1]  # [kw, kh, F, C] flipped
+        g = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(2, 3, 0, 1), np.float32)  # [kh, kw, F, C]
     else:
-        gt = np.ascontiguousarray(w.transpose(3, 2, 1, 0), np.float32)  # [kw, kh, C, F]
-    i_, o_ = gt.shape[2:]
-    times_g = _times_g if m == 2 else _times_g4
-    u = np.zeros(((m + 2) ** 2, i_, out_rows), np.float32)
-    u[:, :, :o_] = times_g(times_g(gt).swapaxes(0, 1)).reshape(-1, i_, o_)  # [a, b, I, O]
+        g = np.ascontiguousarray(w.transpose(2, 3, 1, 0), np.float32)  # [kh, kw, C, F]
+    u = np.zeros(((m + 2) ** 2, g.shape[2], out_rows), np.float32)
+    _transform_into(g, m, u)
     return u
 
 

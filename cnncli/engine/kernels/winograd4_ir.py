@@ -5,7 +5,7 @@ The same scheme as winograd_ir.py's F(2x2, 3x3), with 6 x 6 input tiles at a str
     B^T = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
            [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]]
     A^T = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
-(G, 6 x 3, is applied to the weights in NumPy: winograd.transform_weights.)
+(G, 6 x 3, is applied to the weights by winograd.transform_weights.)
 
     wino4_in_rows(src, wq, nv, th, tw, dst, xs)     tile rows ti < th, tiles j < nv*LANES of each:
         d[a, b] = src[(4ti + a)*wq + 4j + b] (a, b < 6);  dst[xi*xs + ti*tw + j] = (B^T d B)[xi]
