@@ -97,22 +97,31 @@ class Network:
 
     def backward(self, dlogits: np.ndarray) -> None:
         """Fill `flat_grad` from the loss gradient w.r.t. the logits (after a training forward)."""
-        pending: dict[str, np.ndarray] = {self.nodes[-1].name: dlogits}
+        # the gradient of each tensor still to be consumed, as one or two summands in arrival order
+        # (a third is folded in: ((d1 + d2) + d3), so at most two are held); its consumer adds the two up
+        pending: dict[str, list[np.ndarray]] = {self.nodes[-1].name: [dlogits]}
         for step in reversed(self.steps):
-            dy = pending.pop(step.output, None)
-            if dy is None:  # a step whose output does not reach the loss
+            dys = pending.pop(step.output, None)
+            if dys is None:  # a step whose output does not reach the loss
                 for grads in step.grads:
                     for g in grads.values():
                         g[...] = 0
                 continue
-            dxs, per_node = step.op.backward(dy, step.params)
+            if len(dys) == 1:
+                dxs, per_node = step.op.backward(dys[0], step.params)
+            else:
+                dxs, per_node = step.op.backward_of_sum(dys[0], dys[1], step.params)
+            del dys
             for target, grads in zip(step.grads, per_node):
                 for name, g in grads.items():
                     target[name][...] = g
             for name, dx in zip(step.inputs, dxs):
                 if name == INPUT or dx is None:
                     continue
-                pending[name] = pending[name] + dx if name in pending else dx
+                summands = pending.setdefault(name, [])
+                if len(summands) == 2:
+                    summands[:] = [summands[0] + summands[1]]
+                summands.append(dx)
             step.op.clear()
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:

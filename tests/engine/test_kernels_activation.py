@@ -78,3 +78,15 @@ def test_nan_propagates_like_torch(name):
     x = np.array([np.nan, -1.0, 7.0], np.float32)
     ref = getattr(torch.nn.functional, name)(torch.tensor(x)).numpy()
     np.testing.assert_allclose(getattr(act, f"{name}_forward")(x), ref, rtol=1e-6)
+
+
+def test_relu_backward_of_sum_is_relu_backward_of_the_sum(randn):
+    # Reference: relu_backward on the NumPy sum, bit for bit; across several blocks, with a NaN
+    # where the relu passes and one where it stops the gradient, and zeros in y.
+    a, b, y = randn(3, 5, 70, 70), randn(3, 5, 70, 70), randn(3, 5, 70, 70)
+    y[0, 0, 0, :4] = 0
+    a[1, 2, 3, 4], y[1, 2, 3, 4] = np.nan, 1.0
+    a[2, 2, 3, 4], y[2, 2, 3, 4] = np.nan, -1.0
+    got = act.relu_backward_of_sum(a, b, y)
+    np.testing.assert_array_equal(got, act.relu_backward(a + b, y))
+    assert np.isnan(got[1, 2, 3, 4]) and got[2, 2, 3, 4] == 0

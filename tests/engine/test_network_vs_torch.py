@@ -153,6 +153,22 @@ layers:
   - softmax
 """
 
+FOUR_READERS = """
+input: [3, 8, 8]
+layers:
+  - conv2d: {filters: 6, kernel: 3, padding: 1}
+  - relu
+  - concat:
+      branches:
+        - [conv2d: {filters: 4, kernel: 1}, relu]
+        - [conv2d: {filters: 3, kernel: 3, padding: 1}]
+        - []
+        - [maxpool: {kernel: 3, stride: 1, padding: 1}]
+  - global_avgpool
+  - flatten
+  - dense: 4
+"""
+
 EVERYTHING_ELSE = """
 input: [2, 11, 10]
 layers:
@@ -180,6 +196,11 @@ def test_small_resnet_in_evaluation_mode_matches_torch():
 
 def test_inception_block_with_identity_branch_and_softmax_matches_torch():
     compare(INCEPTION, (6, 9, 9))
+
+
+def test_a_tensor_read_by_four_layers_matches_torch():
+    # the relu's output gets four gradient summands (network.backward holds two, folds the rest)
+    compare(FOUR_READERS, (3, 8, 8))
 
 
 def test_grouped_dilated_same_padding_and_unused_branch_match_torch():

@@ -224,6 +224,25 @@ def _add_relu(a, b, y):
             yv[i] = 0.0 if v < 0 else v
 
 
+@njit(parallel=True, cache=True)
+def _relu_grad_of_sum(a, b, y, dx, zero):
+    n = a.size
+    for blk in prange((n + _BLOCK - 1) // _BLOCK):
+        lo, hi = blk * _BLOCK, min(n, (blk + 1) * _BLOCK)
+        av, bv, dv = a[lo:hi], b[lo:hi], dx[lo:hi]
+        for i in range(hi - lo):
+            dv[i] = av[i] + bv[i]
+        gate_run(dx, lo, dx, lo, y, lo, hi - lo, RELU, zero)  # the block is still in cache
+
+
+def relu_backward_of_sum(a: np.ndarray, b: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """relu_backward(a + b, y) in one pass (same shapes): a gradient with two summands (a tensor
+    read by two layers) through a relu, without the sum as an array of its own."""
+    dx = np.empty_like(a)
+    _relu_grad_of_sum(a.ravel(), b.ravel(), y.ravel(), dx.ravel(), a.dtype.type(0))
+    return dx
+
+
 def add_relu_forward(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """max(a + b, 0) in one pass (same shapes)."""
     y = np.empty_like(a)

@@ -36,6 +36,11 @@ class Op:
     def backward(self, dy: np.ndarray, params: list[Arrays]) -> Grads:
         raise NotImplementedError
 
+    def backward_of_sum(self, dy: np.ndarray, more: np.ndarray, params: list[Arrays]) -> Grads:
+        """backward(dy + more, params): the output's gradient when two layers read it (network.backward
+        adds up any earlier ones). Ops that can take the sum in their own first pass override this."""
+        return self.backward(dy + more, params)
+
     def clear(self) -> None:
         """Drop cached arrays (after backward, or before evaluation)."""
         for key in [k for k in vars(self) if k.startswith("_")]:

@@ -131,6 +131,11 @@ class AddReluOp(Op):
         g = activation.relu_backward(dy, self._y)
         return [g, g], [{}, {}]
 
+    def backward_of_sum(self, dy: np.ndarray, more: np.ndarray, params: list[Arrays]) -> Grads:
+        """The sum in the relu's pass (a residual block's input: its branch's and its shortcut's)."""
+        g = activation.relu_backward_of_sum(dy, more, self._y)
+        return [g, g], [{}, {}]
+
 
 class DenseReluOp(Op):
     """relu(x @ w.T + b), the relu applied in place on the dense output (numpy; NaN kept);
