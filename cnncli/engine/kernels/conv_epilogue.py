@@ -113,27 +113,6 @@ def store_pool(yb: np.ndarray, ld: int, wq: int, k: int, n: int, bias: np.ndarra
 
 
 @njit(cache=True, fastmath=FAST)
-def unpool_row(g: np.ndarray, cd: np.ndarray, a: int, k: int, dst: np.ndarray) -> None:
-    """dst[pw*k + b] = g[pw] where the code of window pw names cell (a, b), else 0.
-
-    For k = 2 on an even-aligned row, each pair (dst[2pw], dst[2pw+1]) is written as one
-    64-bit word of selected bit patterns (little-endian): branch-free and vectorised."""
-    if k == 2 and dst.ctypes.data % 8 == 0:
-        bits, pairs = g.view(np.uint32), dst[:2 * g.size].view(np.uint64)
-        c0, c1, none = np.int8(2 * a), np.int8(2 * a + 1), np.uint64(0)
-        for pw in range(g.size):
-            v, code = np.uint64(bits[pw]), cd[pw]
-            lo = v if code == c0 else none
-            hi = v if code == c1 else none
-            pairs[pw] = lo | (hi << np.uint64(32))
-        return
-    zero = np.float32(0.0)
-    for pw in range(g.size):
-        for b in range(k):
-            dst[pw * k + b] = g[pw] if cd[pw] == a * k + b else zero
-
-
-@njit(cache=True, fastmath=FAST)
 def load_dy(dy: np.ndarray, saved: np.ndarray, yconv: np.ndarray, coef: np.ndarray, mode: int, n: int, oh_: int,
             ow_: int, wq: int, ld: int, dyb: np.ndarray, base: int, db: np.ndarray) -> None:
     """dY' of sample n into dyb (row f at base + f*ld; modes BIAS, RELU, BN, BN_RELU as in
@@ -167,17 +146,29 @@ def load_dy(dy: np.ndarray, saved: np.ndarray, yconv: np.ndarray, coef: np.ndarr
 @njit(cache=True, fastmath=FAST)
 def load_dy_pool(dy: np.ndarray, codes: np.ndarray, k: int, n: int, oh_: int, ow_: int, wq: int, ld: int,
                  dyb: np.ndarray, base: int, db: np.ndarray) -> None:
-    """load_dy for mode POOL: dy [N, F, PH, PW] is the pooled gradient; conv rows past PH*k
-    and columns past PW*k are left (zero)."""
-    f_, ph_ = dy.shape[1], dy.shape[2]
+    """load_dy for mode POOL: dy [N, F, PH, PW] is the pooled gradient, codes its choices; row
+    ph*k + a of dY' gets dY'[pw*k + b] = dy[n, f, ph, pw] where the code of window pw is a*k + b,
+    else 0. Conv rows past PH*k and columns past PW*k are left (zero). Flat indices into dy,
+    codes and dyb (no view per row: a row holds 5-14 windows)."""
+    f_, ph_, pw_ = dy.shape[1], dy.shape[2], dy.shape[3]
+    gf, cf, zero = dy.reshape(dy.size), codes.reshape(codes.size), np.float32(0.0)
     for f in range(f_):
-        total = 0.0
-        for r in range(oh_):
-            o = np.uint64(base + f * ld + r * wq)
-            ph = r // k
-            if ph < ph_:
-                unpool_row(dy[n, f, ph], codes[n, f, ph], r - ph * k, k, dyb[o:o + np.uint64(wq)])
-            if db.size:
-                total += rowsum(dyb, o, ow_)
+        for ph in range(ph_):
+            at = np.uint64(((n * f_ + f) * ph_ + ph) * pw_)
+            for a in range(k):
+                o = np.uint64(base + f * ld + (ph * k + a) * wq)
+                if k == 2:  # the common window, unrolled
+                    for pw in range(np.uint64(pw_)):
+                        g, code = gf[at + pw], cf[at + pw] - 2 * a
+                        dyb[o + 2 * pw] = g if code == 0 else zero
+                        dyb[o + 2 * pw + 1] = g if code == 1 else zero
+                    continue
+                for pw in range(np.uint64(pw_)):
+                    g, code = gf[at + pw], cf[at + pw] - a * k
+                    for b in range(k):
+                        dyb[o + pw * np.uint64(k) + np.uint64(b)] = g if code == b else zero
         if db.size:
+            total = 0.0
+            for r in range(oh_):
+                total += rowsum(dyb, base + f * ld + r * wq, ow_)
             db[f] += total
