@@ -19,17 +19,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from train_speed import _command_seconds, _train_data  # noqa: E402
+from train_speed import _train_data, cold_and_cached  # noqa: E402
 from worker import thread_env  # noqa: E402
-
-
-def compile_seconds(tree: Path, spec: str, data: str, threads: int, folder: Path) -> tuple[float, float]:
-    """(cold, cached) whole-command seconds of one training command run from `tree`'s sources."""
-    env = {**thread_env(threads), "PYTHONPATH": str(tree), "NUMBA_CACHE_DIR": str(folder / "cache")}
-    argv = ["train", spec, "--data", data, "--epochs", "1", "--out"]
-    cold = _command_seconds([*argv, str(folder / "cold")], env, cwd=folder)
-    cached = _command_seconds([*argv, str(folder / "cached")], env, cwd=folder)
-    return cold, cached
 
 
 def main() -> None:
@@ -47,7 +38,8 @@ def main() -> None:
             for name in ("this", "other") if rep % 2 == 0 else ("other", "this"):
                 folder = Path(scratch) / f"{name}{rep}"
                 folder.mkdir()  # the working folder too: `python -m` puts it first on sys.path
-                cold, cached = compile_seconds(trees[name], args.spec, data, args.threads, folder)
+                env = {**thread_env(args.threads), "PYTHONPATH": str(trees[name])}  # that tree's sources
+                cold, cached = cold_and_cached(args.spec, data, env, folder, cwd=folder)
                 costs[name].append(cold - cached)
                 print(f"rep {rep} {name:5s}: {cold:.1f} s cold, {cached:.1f} s cached, compile {cold - cached:.1f} s",
                       flush=True)

@@ -127,6 +127,17 @@ def _command_seconds(argv: list[str], env: dict[str, str], cwd: Path | None = No
     return time.perf_counter() - started
 
 
+def cold_and_cached(spec: str, data: str, env: dict[str, str], folder: Path, cwd: Path | None = None
+                    ) -> tuple[float, float]:
+    """Seconds of the whole `cnn train SPEC --data D --epochs 1` with an empty Numba cache in
+    `folder`, then again with the cache that run filled (outputs in `folder` too)."""
+    env = {**env, "NUMBA_CACHE_DIR": str(folder / "cache")}
+    argv = ["train", spec, "--data", data, "--epochs", "1", "--out"]
+    cold = _command_seconds([*argv, str(folder / "cold")], env, cwd)
+    cached = _command_seconds([*argv, str(folder / "cached")], env, cwd)
+    return cold, cached
+
+
 def startup_lines(specs: list[str], threads: int, reps: int = 2) -> list[str]:
     """Issue 13's compile-time measure: the whole `cnn train SPEC --data D --epochs 1` with an
     empty Numba cache minus the same command with the cache filled (medians of `reps` pairs)."""
@@ -136,10 +147,11 @@ def startup_lines(specs: list[str], threads: int, reps: int = 2) -> list[str]:
         with tempfile.TemporaryDirectory() as folder:
             data = _train_data(spec, Path(folder))
             for rep in range(reps):
-                env = {**thread_env(threads), "NUMBA_CACHE_DIR": str(Path(folder) / f"cache{rep}")}
-                for times, run in ((cold, "cold"), (warm, "warm")):
-                    out = str(Path(folder) / f"{run}{rep}")
-                    times.append(_command_seconds(["train", spec, "--data", data, "--epochs", "1", "--out", out], env))
+                rep_folder = Path(folder) / f"rep{rep}"
+                rep_folder.mkdir()
+                seconds = cold_and_cached(spec, data, thread_env(threads), rep_folder)
+                cold.append(seconds[0])
+                warm.append(seconds[1])
         c, w = statistics.median(cold), statistics.median(warm)
         lines.append(f"`cnn train {spec} --data {'mnist' if data == 'mnist' else 'SYNTHETIC.npz'} --epochs 1`: "
                      f"{c:.1f} s with an empty Numba cache, {w:.1f} s cached: compilation costs {c - w:.1f} s "
