@@ -1,4 +1,5 @@
-"""parfor_linking: a prange loop's two wrappers are finalized link-only, and everything still runs.
+"""parfor_linking: a prange loop's two wrappers are finalized link-only, its body as a stub in the
+JIT engine, and everything still runs.
 
 References: NumPy for the kernels' results; ctypes calls the compiled function directly.
 (conftest.py's configure() has installed parfor_linking for the whole suite.)
@@ -29,6 +30,20 @@ def link_only_libraries(monkeypatch: pytest.MonkeyPatch) -> list:
         original(library)
 
     monkeypatch.setattr(parfor_linking, "make_link_only", recording)
+    return made
+
+
+@pytest.fixture
+def stubbed_libraries(monkeypatch: pytest.MonkeyPatch) -> list:
+    """The libraries compile_as_stub is given from now on (it still does its work)."""
+    made = []
+    original = parfor_linking.compile_as_stub
+
+    def recording(library: object) -> None:
+        made.append(library)
+        original(library)
+
+    monkeypatch.setattr(parfor_linking, "compile_as_stub", recording)
     return made
 
 
@@ -65,6 +80,31 @@ def test_guvectorize_wrappers_are_left_alone(link_only_libraries: list) -> None:
     assert link_only_libraries == []
 
 
+def test_prange_body_compiles_as_a_stub(stubbed_libraries: list, monkeypatch: pytest.MonkeyPatch) -> None:
+    stubs = []
+    make_stub = parfor_linking._stub_module
+    monkeypatch.setattr(parfor_linking, "_stub_module", lambda library: stubs.append(make_stub(library)) or stubs[-1])
+
+    @njit(parallel=True)  # defined here: compiled now, not loaded from a cache
+    def clipped_squares(a: np.ndarray) -> np.ndarray:
+        out = np.empty_like(a)
+        for i in prange(a.shape[0]):
+            out[i] = min(a[i] * a[i], 50.0)
+        return out
+
+    a = np.arange(-8.0, 9.0)
+    np.testing.assert_array_equal(clipped_squares(a), np.minimum(a * a, 50.0))
+    assert len(stubbed_libraries) == 1 and str(stubbed_libraries[0].name).startswith(parfor_linking.BODY_PREFIX)
+    body, (stub,) = stubbed_libraries[0], stubs
+    assert body._finalized
+    python_wrappers = {f.name for f in body._final_module.functions
+                       if f.name.startswith(parfor_linking._PYTHON_WRAPPER_PREFIX) and not f.is_declaration}
+    assert python_wrappers and {f.name for f in stub.functions} == python_wrappers  # no loop code in the engine
+    environments = {g.name for g in stub.global_variables}
+    assert environments and all(name.startswith(parfor_linking._ENV_PREFIX) for name in environments)
+    assert all(body._codegen._engine.is_symbol_defined(name) for name in python_wrappers | environments)
+
+
 def test_link_only_library_compiles_when_asked_for_a_pointer() -> None:
     codegen = cpu_target.target_context.codegen()
     library = codegen.create_library("link_only_test")
@@ -80,3 +120,26 @@ def test_link_only_library_compiles_when_asked_for_a_pointer() -> None:
     pointer = library.get_pointer_to_function("cnncli_link_only_add_one")
     assert pointer
     assert ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64)(pointer)(41) == 42
+
+
+def test_stubbed_library_compiles_when_asked_for_a_function_it_lacks() -> None:
+    codegen = cpu_target.target_context.codegen()
+    library = codegen.create_library("stub_test")
+    module = codegen._create_empty_module("stub_test")
+    i64, pointer = ir.IntType(64), ir.IntType(8).as_pointer()
+    add_one = ir.Function(module, ir.FunctionType(i64, [i64]), name="cnncli_stub_test_add_one")
+    builder = ir.IRBuilder(add_one.append_basic_block())
+    builder.ret(builder.add(add_one.args[0], i64(1)))
+    wrapper = ir.Function(module, ir.FunctionType(pointer, [pointer] * 3),
+                          name=parfor_linking._PYTHON_WRAPPER_PREFIX + "cnncli_stub_test")
+    ir.IRBuilder(wrapper.append_basic_block()).ret(wrapper.args[0])  # the real one returns its first argument
+    library.add_ir_module(module)
+    parfor_linking.compile_as_stub(library)
+    with global_compiler_lock:
+        library.finalize()
+    python_wrapper = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
+        library.get_pointer_to_function(wrapper.name))
+    assert python_wrapper(1234, None, None) is None  # the stub's: NULL
+    pointer_to_add_one = library.get_pointer_to_function("cnncli_stub_test_add_one")  # not in the stub
+    assert pointer_to_add_one
+    assert ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64)(pointer_to_add_one)(41) == 42
