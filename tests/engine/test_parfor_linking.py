@@ -19,32 +19,27 @@ from numba.np.ufunc import parallel, ufuncbuilder
 from cnncli.engine import parfor_linking
 
 
-@pytest.fixture
-def link_only_libraries(monkeypatch: pytest.MonkeyPatch) -> list:
-    """The libraries make_link_only is given from now on (it still does its work)."""
+def _given_libraries(monkeypatch: pytest.MonkeyPatch, step: str) -> list:
+    """The libraries parfor_linking.<step> is given from now on (it still does its work)."""
     made = []
-    original = parfor_linking.make_link_only
+    original = getattr(parfor_linking, step)
 
     def recording(library: object) -> None:
         made.append(library)
         original(library)
 
-    monkeypatch.setattr(parfor_linking, "make_link_only", recording)
+    monkeypatch.setattr(parfor_linking, step, recording)
     return made
+
+
+@pytest.fixture
+def link_only_libraries(monkeypatch: pytest.MonkeyPatch) -> list:
+    return _given_libraries(monkeypatch, "make_link_only")
 
 
 @pytest.fixture
 def stubbed_libraries(monkeypatch: pytest.MonkeyPatch) -> list:
-    """The libraries compile_as_stub is given from now on (it still does its work)."""
-    made = []
-    original = parfor_linking.compile_as_stub
-
-    def recording(library: object) -> None:
-        made.append(library)
-        original(library)
-
-    monkeypatch.setattr(parfor_linking, "compile_as_stub", recording)
-    return made
+    return _given_libraries(monkeypatch, "compile_as_stub")
 
 
 def test_install_is_idempotent() -> None:
