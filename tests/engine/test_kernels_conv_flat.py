@@ -89,7 +89,8 @@ def test_without_bias_gradient(randn):
 
 
 @pytest.mark.parametrize("shape,pool,stride", [((4, 3, 12, 12), 2, 1), ((3, 2, 11, 13), 3, 1),
-                                               ((2, 64, 32, 32), 2, 1), ((3, 3, 12, 12), 2, 2)])
+                                               ((2, 64, 32, 32), 2, 1), ((3, 3, 12, 12), 2, 2),
+                                               ((2, 3, 37, 36), 2, 1)])  # pooled rows of 18: over one vector
 def test_conv_relu_pool_equals_the_unfused_kernels(randn, shape, pool, stride, side, dx_method):
     # Reference: conv2d_forward -> relu_forward -> maxpool2d_forward, bit for bit; ties and a NaN.
     x = randn(*shape)

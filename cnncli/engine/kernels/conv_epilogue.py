@@ -12,6 +12,8 @@ import numpy as np
 from numba import njit
 
 from ._common import FAST
+from .microkernel import LANES
+from .pool2_ir import pool2_store, unpool2_load
 from .rowcopy import bias_rows, copy_rows_vec
 
 # the modes (formulas in conv_flat's docstring); named, compared by equality only
@@ -20,7 +22,9 @@ BIAS, RELU, POOL, BN, BN_RELU = 0, 1, 2, 3, 4
 
 @njit(cache=True, fastmath=FAST)
 def rowsum(a: np.ndarray, o: int, count: int) -> float:
-    """sum(a[o:o + count]) in float64; one routine for every mode: the same order of additions."""
+    """sum(a[o:o + count]) in float64; one routine for load_dy's modes: the same order of additions
+    (load_dy_pool sums the pooled dy instead; float64 sums of a plane's float32 values in another
+    order differ far below the float32 step that db is kept in)."""
     total, o = 0.0, np.uint64(o)
     for i in range(np.uint64(count)):
         total += a[o + i]
@@ -60,46 +64,28 @@ def store(yb: np.ndarray, ld: int, wq: int, n: int, bias: np.ndarray, y: np.ndar
 
 
 @njit(cache=True, fastmath=FAST)
-def pool2_row(top: np.ndarray, bot: np.ndarray, bf: float, dst: np.ndarray, cd: np.ndarray) -> None:
-    """One pooled row, k = 2, branch-free (it vectorises): the first maximum in scan order
-    wins, as in the general rule; with a NaN in the window the output is NaN and the code -1."""
-    zero = np.float32(0.0)
-    for pw in range(dst.size):
-        a, b = top[2 * pw] + bf, top[2 * pw + 1] + bf
-        c, d = bot[2 * pw] + bf, bot[2 * pw + 1] + bf
-        a = zero if a < zero else a
-        b = zero if b < zero else b
-        c = zero if c < zero else c
-        d = zero if d < zero else d
-        ab = a if a >= b else b
-        cd_ = c if c >= d else d
-        m = ab if ab >= cd_ else cd_
-        nan = (a != a) | (b != b) | (c != c) | (d != d)
-        v = a + b + c + d if nan else m
-        at = np.int8(2) if c == m else np.int8(3)
-        at = np.int8(1) if b == m else at
-        at = np.int8(0) if a == m else at
-        dst[pw] = v
-        cd[pw] = at if v > zero else np.int8(-1)
-
-
-@njit(cache=True, fastmath=FAST)
 def store_pool(yb: np.ndarray, ld: int, wq: int, k: int, n: int, bias: np.ndarray, y: np.ndarray,
                codes: np.ndarray) -> None:
     """y[n] = k x k max pooling (stride k) of max(Y + bias, 0), and codes[n] (conv_flat's doc).
 
     Scan order i*k + j; v = max(a, 0) with NaN kept; a cell wins when no cell has yet, or
-    v > best, or v is NaN (the rule of pool._max_fwd). k = 2 runs branch-free (pool2_row).
+    v > best, or v is NaN (the rule of pool._max_fwd). k = 2 runs as vectors (pool2_ir.pool2_store).
     """
-    ph_, pw_ = y.shape[2], y.shape[3]
-    for f in range(y.shape[1]):
+    f_, ph_, pw_ = y.shape[1], y.shape[2], y.shape[3]
+    if k == 2:
+        yf, cf = y.reshape(y.size), codes.reshape(codes.size)
+        for f in range(f_):
+            for ph in range(ph_):
+                at = ((n * f_ + f) * ph_ + ph) * pw_
+                for i in range(0, pw_, LANES):
+                    pool2_store(yf, at + i, cf, at + i, yb, f * ld + 2 * ph * wq + 2 * i, wq, min(LANES, pw_ - i),
+                                bias[f])
+        return
+    for f in range(f_):
         bf = bias[f]
         for ph in range(ph_):
             so = f * ld + ph * k * wq
             dst, cd = y[n, f, ph], codes[n, f, ph]
-            if k == 2:
-                pool2_row(yb[so:so + 2 * pw_], yb[so + wq:so + wq + 2 * pw_], bf, dst, cd)
-                continue
             for pw in range(pw_):
                 best, at = -np.inf, -1
                 for a in range(k):
@@ -148,27 +134,28 @@ def load_dy_pool(dy: np.ndarray, codes: np.ndarray, k: int, n: int, oh_: int, ow
                  dyb: np.ndarray, base: int, db: np.ndarray) -> None:
     """load_dy for mode POOL: dy [N, F, PH, PW] is the pooled gradient, codes its choices; row
     ph*k + a of dY' gets dY'[pw*k + b] = dy[n, f, ph, pw] where the code of window pw is a*k + b,
-    else 0. Conv rows past PH*k and columns past PW*k are left (zero). Flat indices into dy,
-    codes and dyb (no view per row: a row holds 5-14 windows)."""
+    else 0; db[f] += the sum of dy where the code is not -1 (that of dY'). Conv rows past PH*k
+    and columns past PW*k are left (zero). k = 2 runs as vectors
+    (pool2_ir.unpool2_load); flat indices into dy, codes and dyb (no view per row: a row holds
+    5-14 windows)."""
     f_, ph_, pw_ = dy.shape[1], dy.shape[2], dy.shape[3]
     gf, cf, zero = dy.reshape(dy.size), codes.reshape(codes.size), np.float32(0.0)
     for f in range(f_):
         for ph in range(ph_):
             at = np.uint64(((n * f_ + f) * ph_ + ph) * pw_)
+            if k == 2:
+                o = base + f * ld + 2 * ph * wq
+                for i in range(0, pw_, LANES):
+                    unpool2_load(dyb, o + 2 * i, wq, gf, np.int64(at) + i, cf, min(LANES, pw_ - i))
+                continue
             for a in range(k):
                 o = np.uint64(base + f * ld + (ph * k + a) * wq)
-                if k == 2:  # the common window, unrolled
-                    for pw in range(np.uint64(pw_)):
-                        g, code = gf[at + pw], cf[at + pw] - 2 * a
-                        dyb[o + 2 * pw] = g if code == 0 else zero
-                        dyb[o + 2 * pw + 1] = g if code == 1 else zero
-                    continue
                 for pw in range(np.uint64(pw_)):
                     g, code = gf[at + pw], cf[at + pw] - a * k
                     for b in range(k):
                         dyb[o + pw * np.uint64(k) + np.uint64(b)] = g if code == b else zero
-        if db.size:
-            total = 0.0
-            for r in range(oh_):
-                total += rowsum(dyb, base + f * ld + r * wq, ow_)
+        if db.size:  # the sum of dY' over the plane: of the pooled gradients that reach a cell
+            first, total = np.uint64((n * f_ + f) * ph_ * pw_), 0.0
+            for i in range(np.uint64(ph_ * pw_)):
+                total += np.float64(gf[first + i]) if cf[first + i] >= 0 else 0.0
             db[f] += total

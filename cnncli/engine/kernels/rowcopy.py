@@ -36,7 +36,9 @@ _I1, _I32, _I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
 
 def _masked(builder: ir.IRBuilder, kind: str, vec: ir.VectorType) -> ir.Function:
     """llvm.masked.load / llvm.masked.store for vector type `vec`, declared once per module."""
-    name = f"llvm.masked.{kind}.v{vec.count}{'f32' if vec.element == ir.FloatType() else 'f64'}.p0"
+    element = vec.element
+    suffix = "f32" if element == ir.FloatType() else "f64" if element == ir.DoubleType() else f"i{element.width}"
+    name = f"llvm.masked.{kind}.v{vec.count}{suffix}.p0"
     if name in builder.module.globals:
         return builder.module.globals[name]
     mask = ir.VectorType(_I1, vec.count)
