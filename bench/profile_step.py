@@ -36,8 +36,14 @@ def timed(acc: dict[str, float], name: str, fn: Callable[..., Any]) -> Callable[
     return wrapper
 
 
+def _own_sum(op: Any) -> bool:
+    """Whether op's class has a backward_of_sum of its own (the base class's calls backward, timed already)."""
+    owners = [k for k in type(op).__mro__ if "backward_of_sum" in vars(k)]
+    return bool(owners) and owners[0].__name__ != "Op"
+
+
 def instrument(net: Any, acc: dict[str, float], by_kind: bool) -> None:
-    """Wrap every op's forward and backward (fused steps if the engine has them), named after
+    """Wrap every op's forward and backward (and backward_of_sum; fused steps if the engine has them), named after
     its nodes, or after their layer types when by_kind (then same-kind ops add up)."""
     def label(indices: list[int]) -> str:
         return "+".join(net.nodes[i].layer.type_name if by_kind else net.nodes[i].name for i in indices)
@@ -49,6 +55,8 @@ def instrument(net: Any, acc: dict[str, float], by_kind: bool) -> None:
     for name, op in units:
         op.forward = timed(acc, f"F {name}", op.forward)
         op.backward = timed(acc, f"B {name}", op.backward)
+        if _own_sum(op):  # a residual block's input: the sum of two gradients
+            op.backward_of_sum = timed(acc, f"B {name}", op.backward_of_sum)
 
 
 def main() -> None:
