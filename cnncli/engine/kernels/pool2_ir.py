@@ -21,15 +21,12 @@ from numba import types
 from numba.extending import intrinsic
 
 from .microkernel import _F32, _I32, _I64, LANES
-from .rowcopy import _lanes_below, _masked, _splat
+from .rowcopy import _EVENS, _INTERLEAVE, _ODDS, _lanes_below, _masked, _splat
 
 _I8 = ir.IntType(8)
 _WIDE = ir.VectorType(_F32, 2 * LANES)
 _VEC = ir.VectorType(_F32, LANES)
 _CODES = ir.VectorType(_I8, LANES)
-_EVENS = ir.Constant(ir.VectorType(_I32, LANES), list(range(0, 2 * LANES, 2)))
-_ODDS = ir.Constant(ir.VectorType(_I32, LANES), list(range(1, 2 * LANES, 2)))
-_INTERLEAVE = ir.Constant(ir.VectorType(_I32, 2 * LANES), [i // 2 + (LANES if i % 2 else 0) for i in range(2 * LANES)])
 
 
 def _bytes(vec: ir.VectorType) -> ir.Constant:

@@ -32,6 +32,7 @@ from numba.extending import intrinsic
 from .microkernel import LANES
 
 _I1, _I32, _I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
+_F32 = ir.FloatType()
 
 
 def _masked(builder: ir.IRBuilder, kind: str, vec: ir.VectorType) -> ir.Function:
@@ -148,6 +149,62 @@ def copy_rows_vec(dst, d0: int, ldd: int, src, s0: int, lds: int,  # type: ignor
             _move11(dst, d0 + r * ldd + i, src, s0 + r * lds + i, min(LANES, count - i))
 
 
+_EVENS = ir.Constant(ir.VectorType(_I32, LANES), list(range(0, 2 * LANES, 2)))
+_ODDS = ir.Constant(ir.VectorType(_I32, LANES), list(range(1, 2 * LANES, 2)))
+_INTERLEAVE = ir.Constant(ir.VectorType(_I32, 2 * LANES), [i // 2 + (LANES if i % 2 else 0) for i in range(2 * LANES)])
+
+
+def _half_counts(builder: ir.IRBuilder, count: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """(values at even positions, at odd positions) of a run of `count`: (count + 1) // 2, count // 2."""
+    one = ir.Constant(_I64, 1)
+    return builder.ashr(builder.add(count, one), one), builder.ashr(count, one)
+
+
+@intrinsic
+def _split(typingctx, dst, d_even, d_odd, src, s0, count):  # type: ignore[no-untyped-def]
+    """dst[d_even + i] = src[s0 + 2i], dst[d_odd + i] = src[s0 + 2i + 1] for the values of the run
+    src[s0:s0 + count], count <= 2*LANES: one masked load, two shuffles, two masked stores."""
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        dst_data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        src_data = context.make_array(sig.args[3])(context, builder, args[3]).data
+        wide, vec = ir.VectorType(_F32, 2 * LANES), ir.VectorType(_F32, LANES)
+        align = ir.Constant(_I32, 4)
+        src_ptr = builder.bitcast(builder.gep(src_data, [args[4]]), wide.as_pointer())
+        read = _lanes_below(builder, 2 * LANES, args[5], 1)
+        values = builder.call(_masked(builder, "load", wide), [src_ptr, align, read, ir.Constant(wide, ir.Undefined)])
+        for at, lanes, kept in zip((args[1], args[2]), (_EVENS, _ODDS), _half_counts(builder, args[5])):
+            part = builder.shuffle_vector(values, ir.Constant(wide, ir.Undefined), lanes)
+            ptr = builder.bitcast(builder.gep(dst_data, [at]), vec.as_pointer())
+            builder.call(_masked(builder, "store", vec), [part, ptr, align, _lanes_below(builder, LANES, kept, 1)])
+        return context.get_dummy_value()
+
+    i64 = types.int64
+    return types.void(dst, i64, i64, src, i64, i64), codegen
+
+
+@intrinsic
+def _merge(typingctx, dst, d0, src, s_even, s_odd, count):  # type: ignore[no-untyped-def]
+    """dst[d0 + 2i] = src[s_even + i], dst[d0 + 2i + 1] = src[s_odd + i] for a run of `count` <= 2*LANES
+    values of dst (_split read backwards): two masked loads, one interleaving shuffle, one masked store."""
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        dst_data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        src_data = context.make_array(sig.args[2])(context, builder, args[2]).data
+        wide, vec = ir.VectorType(_F32, 2 * LANES), ir.VectorType(_F32, LANES)
+        align = ir.Constant(_I32, 4)
+        parts = []
+        for at, kept in zip((args[3], args[4]), _half_counts(builder, args[5])):
+            ptr = builder.bitcast(builder.gep(src_data, [at]), vec.as_pointer())
+            parts.append(builder.call(_masked(builder, "load", vec), [ptr, align, _lanes_below(builder, LANES, kept, 1),
+                                                                       ir.Constant(vec, ir.Undefined)]))
+        dst_ptr = builder.bitcast(builder.gep(dst_data, [args[1]]), wide.as_pointer())
+        builder.call(_masked(builder, "store", wide), [builder.shuffle_vector(parts[0], parts[1], _INTERLEAVE), dst_ptr,
+                                                       align, _lanes_below(builder, 2 * LANES, args[5], 1)])
+        return context.get_dummy_value()
+
+    i64 = types.int64
+    return types.void(dst, i64, src, i64, i64, i64), codegen
+
+
 @njit(cache=True, inline="always")
 def split_rows(dst, d_even: int, d_odd: int, ldd: int, src, s0: int, lds: int,  # type: ignore[no-untyped-def]
                rows: int, count: int) -> None:
@@ -155,9 +212,8 @@ def split_rows(dst, d_even: int, d_odd: int, ldd: int, src, s0: int, lds: int,  
     dst[d_odd + r*ldd + i] = src[s0 + r*lds + 2i + 1] (2i + 1 < count), r < rows."""
     for r in range(rows):
         for i in range(0, count, 2 * LANES):
-            k = min(2 * LANES, count - i)
-            _move21(dst, d_even + r * ldd + i // 2, src, s0 + r * lds + i, (k + 1) // 2)
-            _move21(dst, d_odd + r * ldd + i // 2, src, s0 + r * lds + i + 1, k // 2)
+            _split(dst, d_even + r * ldd + i // 2, d_odd + r * ldd + i // 2, src, s0 + r * lds + i,
+                   min(2 * LANES, count - i))
 
 
 @njit(cache=True, inline="always")
@@ -167,9 +223,8 @@ def merge_rows(dst, d0: int, ldd: int, src, s_even: int, s_odd: int, lds: int,  
     dst[d0 + r*ldd + 2i + 1] = src[s_odd + r*lds + i] (2i + 1 < count), r < rows: split_rows read backwards."""
     for r in range(rows):
         for i in range(0, count, 2 * LANES):
-            k = min(2 * LANES, count - i)
-            _move12(dst, d0 + r * ldd + i, src, s_even + r * lds + i // 2, (k + 1) // 2)
-            _move12(dst, d0 + r * ldd + i + 1, src, s_odd + r * lds + i // 2, k // 2)
+            _merge(dst, d0 + r * ldd + i, src, s_even + r * lds + i // 2, s_odd + r * lds + i // 2,
+                   min(2 * LANES, count - i))
 
 
 @intrinsic
