@@ -21,7 +21,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from .microkernel import _F32, _I32, _I64, LANES
-from .rowcopy import _EVENS, _INTERLEAVE, _ODDS, _lanes_below, _masked, _splat
+from .rowcopy import _EVENS, _INTERLEAVE, _ODDS, _load_first, _splat, _store_first
 
 _I8 = ir.IntType(8)
 _WIDE = ir.VectorType(_F32, 2 * LANES)
@@ -38,17 +38,17 @@ def _data(context, builder, array_type, value) -> ir.Value:  # type: ignore[no-u
     return context.make_array(array_type)(context, builder, value).data
 
 
-def _load(builder: ir.IRBuilder, data: ir.Value, at: ir.Value, vec: ir.VectorType, mask: ir.Value,
+def _load(builder: ir.IRBuilder, data: ir.Value, at: ir.Value, vec: ir.VectorType, kept: ir.Value,
           fill: ir.Constant) -> ir.Value:
-    """vec at data[at], lanes outside mask not read (they hold `fill`)."""
+    """vec at data[at], its first `kept` lanes read (the others hold `fill`)."""
     ptr = builder.bitcast(builder.gep(data, [at]), vec.as_pointer())
-    return builder.call(_masked(builder, "load", vec), [ptr, _bytes(vec), mask, fill])
+    return _load_first(builder, vec, ptr, kept, fill, _bytes(vec).constant)
 
 
-def _store(builder: ir.IRBuilder, value: ir.Value, data: ir.Value, at: ir.Value, mask: ir.Value) -> None:
-    """value to data[at], lanes outside mask not written."""
+def _store(builder: ir.IRBuilder, value: ir.Value, data: ir.Value, at: ir.Value, kept: ir.Value) -> None:
+    """value's first `kept` lanes to data[at], nothing after them written."""
     ptr = builder.bitcast(builder.gep(data, [at]), value.type.as_pointer())
-    builder.call(_masked(builder, "store", value.type), [value, ptr, _bytes(value.type), mask])
+    _store_first(builder, value, ptr, kept, _bytes(value.type).constant)
 
 
 def _codes(values: list[int]) -> ir.Constant:
@@ -62,7 +62,7 @@ def pool2_store(typingctx, y, yo, codes, co, yb, so, wq, n, bias):  # type: igno
         y_0, c_0, yb_0 = (_data(context, builder, sig.args[i], args[i]) for i in (0, 2, 4))
         yo_v, co_v, so_v, wq_v, n_v, bias_v = args[1], args[3], args[5], args[6], args[7], args[8]
         wide_zeros, zeros = ir.Constant(_WIDE, [0.0] * 2 * LANES), ir.Constant(_VEC, [0.0] * LANES)
-        read = _lanes_below(builder, 2 * LANES, builder.mul(n_v, ir.Constant(_I64, 2)), 1)
+        read = builder.mul(n_v, ir.Constant(_I64, 2))
         undef = ir.Constant(_WIDE, ir.Undefined)
         cells = []
         for at in (so_v, builder.add(so_v, wq_v)):
@@ -79,9 +79,8 @@ def pool2_store(typingctx, y, yo, codes, co, yb, so, wq, n, bias):  # type: igno
         at = builder.select(builder.fcmp_ordered("==", b, top), _codes([1] * LANES), at)
         at = builder.select(builder.fcmp_ordered("==", a, top), _codes([0] * LANES), at)
         code = builder.select(builder.fcmp_ordered(">", value, zeros), at, _codes([-1] * LANES))
-        write = _lanes_below(builder, LANES, n_v, 1)
-        _store(builder, value, y_0, yo_v, write)
-        _store(builder, code, c_0, co_v, write)
+        _store(builder, value, y_0, yo_v, n_v)
+        _store(builder, code, c_0, co_v, n_v)
         return context.get_dummy_value()
 
     i64 = types.int64
@@ -95,14 +94,13 @@ def unpool2_load(typingctx, dyb, o, wq, dy, at, codes, n):  # type: ignore[no-un
         dyb_0, dy_0, c_0 = (_data(context, builder, sig.args[i], args[i]) for i in (0, 3, 5))
         o_v, wq_v, at_v, n_v = args[1], args[2], args[4], args[6]
         zeros = ir.Constant(_VEC, [0.0] * LANES)
-        read = _lanes_below(builder, LANES, n_v, 1)
-        g = _load(builder, dy_0, at_v, _VEC, read, zeros)
-        code = _load(builder, c_0, at_v, _CODES, read, _codes([-1] * LANES))
-        write = _lanes_below(builder, 2 * LANES, builder.mul(n_v, ir.Constant(_I64, 2)), 1)
+        g = _load(builder, dy_0, at_v, _VEC, n_v, zeros)
+        code = _load(builder, c_0, at_v, _CODES, n_v, _codes([-1] * LANES))
+        kept = builder.mul(n_v, ir.Constant(_I64, 2))
         for a, row in enumerate((o_v, builder.add(o_v, wq_v))):
             even, odd = (builder.select(builder.icmp_signed("==", code, _codes([2 * a + b] * LANES)), g, zeros)
                          for b in (0, 1))
-            _store(builder, builder.shuffle_vector(even, odd, _INTERLEAVE), dyb_0, row, write)
+            _store(builder, builder.shuffle_vector(even, odd, _INTERLEAVE), dyb_0, row, kept)
         return context.get_dummy_value()
 
     i64 = types.int64

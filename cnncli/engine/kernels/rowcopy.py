@@ -49,6 +49,49 @@ def _masked(builder: ir.IRBuilder, kind: str, vec: ir.VectorType) -> ir.Function
     return ir.Function(builder.module, sig, name)
 
 
+def _store_first(builder: ir.IRBuilder, value: ir.Value, ptr: ir.Value, kept: ir.Value, align: int = 4) -> None:
+    """The first `kept` lanes of vector `value` to ptr, memory after them untouched: llvm.masked.store,
+    but with 8-float vectors (AVX2) a plain store when every lane is kept. AVX2's masked store
+    (vmaskmovps) is microcoded on AMD CPUs: a Zen 4 running the AVX2 build took 4x as long for the
+    stem's conv epilogue with it (AVX-512's masked stores cost what plain ones do)."""
+    width = value.type.count
+    align_v = ir.Constant(_I32, align)
+
+    def masked(b: ir.IRBuilder) -> None:
+        b.call(_masked(b, "store", value.type), [value, ptr, align_v, _lanes_below(b, width, kept, 1)])
+
+    if LANES == 16:
+        masked(builder)
+        return
+    with builder.if_else(builder.icmp_signed(">=", kept, ir.Constant(_I64, width))) as (whole, part):
+        with whole:
+            builder.store(value, ptr, align=align)
+        with part:
+            masked(builder)
+
+
+def _load_first(builder: ir.IRBuilder, vec: ir.VectorType, ptr: ir.Value, kept: ir.Value, fill: ir.Value,
+                align: int = 4) -> ir.Value:
+    """A vector whose first `kept` lanes come from ptr (memory after them not read) and the rest from
+    `fill`: llvm.masked.load, but with 8-float vectors (AVX2) a plain load when every lane is read
+    (as _store_first)."""
+    width = vec.count
+    align_v = ir.Constant(_I32, align)
+    if LANES == 16:
+        return builder.call(_masked(builder, "load", vec), [ptr, align_v, _lanes_below(builder, width, kept, 1), fill])
+    with builder.if_else(builder.icmp_signed(">=", kept, ir.Constant(_I64, width))) as (whole, part):
+        with whole:
+            plain, plain_block = builder.load(ptr, align=align), builder.block
+        with part:
+            masked = builder.call(_masked(builder, "load", vec), [ptr, align_v, _lanes_below(builder, width, kept, 1),
+                                                                  fill])
+            masked_block = builder.block
+    value = builder.phi(vec)
+    value.add_incoming(plain, plain_block)
+    value.add_incoming(masked, masked_block)
+    return value
+
+
 def _splat(builder: ir.IRBuilder, value: ir.Value, width: int) -> ir.Value:
     """<width x T> with every lane = value (of type T)."""
     undef = ir.Constant(ir.VectorType(value.type, width), ir.Undefined)
@@ -79,16 +122,23 @@ def _move(sstep: int, dstep: int):  # type: ignore[no-untyped-def]
             count = args[4]
             src_ptr = builder.bitcast(builder.gep(src_data, [args[3]]), src_vec.as_pointer())
             dst_ptr = builder.bitcast(builder.gep(dst_data, [args[1]]), dst_vec.as_pointer())
-            src_mask = _lanes_below(builder, LANES * sstep, builder.mul(count, ir.Constant(_I64, sstep)), sstep)
-            values = builder.call(_masked(builder, "load", src_vec),
-                                  [src_ptr, align, src_mask, ir.Constant(src_vec, ir.Undefined)])
+            if sstep == 1:
+                values = _load_first(builder, src_vec, src_ptr, count, ir.Constant(src_vec, ir.Undefined),
+                                     sig.args[0].dtype.bitwidth // 8)
+            else:  # the even lanes only
+                src_mask = _lanes_below(builder, LANES * sstep, builder.mul(count, ir.Constant(_I64, sstep)), sstep)
+                values = builder.call(_masked(builder, "load", src_vec),
+                                      [src_ptr, align, src_mask, ir.Constant(src_vec, ir.Undefined)])
             if sstep != dstep:  # gather the even lanes, or spread the values to the even lanes
                 lanes = ([sstep * i for i in range(LANES)] if sstep > 1
                          else [i // dstep for i in range(LANES * dstep)])
                 values = builder.shuffle_vector(values, ir.Constant(src_vec, ir.Undefined),
                                                 ir.Constant(ir.VectorType(_I32, len(lanes)), lanes))
-            dst_mask = _lanes_below(builder, LANES * dstep, builder.mul(count, ir.Constant(_I64, dstep)), dstep)
-            builder.call(_masked(builder, "store", dst_vec), [values, dst_ptr, align, dst_mask])
+            if dstep == 1:
+                _store_first(builder, values, dst_ptr, count, sig.args[0].dtype.bitwidth // 8)
+            else:  # the even lanes only
+                dst_mask = _lanes_below(builder, LANES * dstep, builder.mul(count, ir.Constant(_I64, dstep)), dstep)
+                builder.call(_masked(builder, "store", dst_vec), [values, dst_ptr, align, dst_mask])
             return context.get_dummy_value()
 
         return types.void(dst, types.int64, src, types.int64, types.int64), codegen
@@ -168,14 +218,12 @@ def _split(typingctx, dst, d_even, d_odd, src, s0, count):  # type: ignore[no-un
         dst_data = context.make_array(sig.args[0])(context, builder, args[0]).data
         src_data = context.make_array(sig.args[3])(context, builder, args[3]).data
         wide, vec = ir.VectorType(_F32, 2 * LANES), ir.VectorType(_F32, LANES)
-        align = ir.Constant(_I32, 4)
         src_ptr = builder.bitcast(builder.gep(src_data, [args[4]]), wide.as_pointer())
-        read = _lanes_below(builder, 2 * LANES, args[5], 1)
-        values = builder.call(_masked(builder, "load", wide), [src_ptr, align, read, ir.Constant(wide, ir.Undefined)])
+        values = _load_first(builder, wide, src_ptr, args[5], ir.Constant(wide, ir.Undefined))
         for at, lanes, kept in zip((args[1], args[2]), (_EVENS, _ODDS), _half_counts(builder, args[5])):
             part = builder.shuffle_vector(values, ir.Constant(wide, ir.Undefined), lanes)
             ptr = builder.bitcast(builder.gep(dst_data, [at]), vec.as_pointer())
-            builder.call(_masked(builder, "store", vec), [part, ptr, align, _lanes_below(builder, LANES, kept, 1)])
+            _store_first(builder, part, ptr, kept)
         return context.get_dummy_value()
 
     i64 = types.int64
@@ -190,15 +238,12 @@ def _merge(typingctx, dst, d0, src, s_even, s_odd, count):  # type: ignore[no-un
         dst_data = context.make_array(sig.args[0])(context, builder, args[0]).data
         src_data = context.make_array(sig.args[2])(context, builder, args[2]).data
         wide, vec = ir.VectorType(_F32, 2 * LANES), ir.VectorType(_F32, LANES)
-        align = ir.Constant(_I32, 4)
         parts = []
         for at, kept in zip((args[3], args[4]), _half_counts(builder, args[5])):
             ptr = builder.bitcast(builder.gep(src_data, [at]), vec.as_pointer())
-            parts.append(builder.call(_masked(builder, "load", vec), [ptr, align, _lanes_below(builder, LANES, kept, 1),
-                                                                       ir.Constant(vec, ir.Undefined)]))
+            parts.append(_load_first(builder, vec, ptr, kept, ir.Constant(vec, ir.Undefined)))
         dst_ptr = builder.bitcast(builder.gep(dst_data, [args[1]]), wide.as_pointer())
-        builder.call(_masked(builder, "store", wide), [builder.shuffle_vector(parts[0], parts[1], _INTERLEAVE), dst_ptr,
-                                                       align, _lanes_below(builder, 2 * LANES, args[5], 1)])
+        _store_first(builder, builder.shuffle_vector(parts[0], parts[1], _INTERLEAVE), dst_ptr, args[5])
         return context.get_dummy_value()
 
     i64 = types.int64
@@ -235,16 +280,15 @@ def _move_bias(typingctx, dst, d0, src, s0, n, bias, relu):  # type: ignore[no-u
         src_data = context.make_array(sig.args[2])(context, builder, args[2]).data
         element = context.get_value_type(sig.args[0].dtype)
         vec = ir.VectorType(element, LANES)
-        align = ir.Constant(_I32, sig.args[0].dtype.bitwidth // 8)
-        mask = _lanes_below(builder, LANES, args[4], 1)
         src_ptr = builder.bitcast(builder.gep(src_data, [args[3]]), vec.as_pointer())
-        values = builder.call(_masked(builder, "load", vec), [src_ptr, align, mask, ir.Constant(vec, ir.Undefined)])
+        values = _load_first(builder, vec, src_ptr, args[4], ir.Constant(vec, ir.Undefined),
+                             sig.args[0].dtype.bitwidth // 8)
         values = builder.fadd(values, _splat(builder, args[5], LANES))
         zeros = ir.Constant(vec, [0.0] * LANES)
         clipped = builder.select(builder.fcmp_ordered("<", values, zeros), zeros, values)
         values = builder.select(args[6], clipped, values)
         dst_ptr = builder.bitcast(builder.gep(dst_data, [args[1]]), vec.as_pointer())
-        builder.call(_masked(builder, "store", vec), [values, dst_ptr, align, mask])
+        _store_first(builder, values, dst_ptr, args[4], sig.args[0].dtype.bitwidth // 8)
         return context.get_dummy_value()
 
     return types.void(dst, types.int64, src, types.int64, types.int64, dst.dtype, types.boolean), codegen

@@ -33,7 +33,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from .microkernel import _F32, _VEC, LANES, _const, _loop, _ptr, _vload
-from .rowcopy import _lanes_below, _masked
+from .rowcopy import _store_first
 from .winograd_ir import _EVENS, _HIGH, _LOW, _ODDS, _groups, _last, _store
 
 XI4 = 36  # points of the 6 x 6 transform domain
@@ -159,8 +159,7 @@ def _out_rows(k: int):  # type: ignore[no-untyped-def]
                 """dst[out_row*ldr + col + l] = value[l] where col + l < cols and out_row < rows."""
                 limit = b.select(b.icmp_signed("<", out_row, rows_v), b.sub(cols_v, col), _const(0))
                 ptr = b.bitcast(b.gep(dst_0, [b.add(b.mul(out_row, ldr_v), col)]), _VEC.as_pointer())
-                b.call(_masked(b, "store", _VEC), [value, ptr, ir.Constant(ir.IntType(32), 4),
-                                                   _lanes_below(b, LANES, limit, 1)])
+                _store_first(b, value, ptr, limit)
 
             def body(b: ir.IRBuilder, i: ir.Value, ins: list, ti: ir.Value) -> list:  # type: ignore[type-arg]
                 j = b.mul(i, _const(LANES))

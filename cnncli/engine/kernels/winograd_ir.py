@@ -36,7 +36,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from .microkernel import _F32, _I32, _I64, _VEC, LANES, _const, _loop, _ptr, _vload
-from .rowcopy import _lanes_below, _masked, _splat
+from .rowcopy import _lanes_below, _splat, _store_first
 
 
 def _mask(lanes: list[int]) -> ir.Constant:
@@ -159,8 +159,7 @@ def _out_rows(k: int):  # type: ignore[no-untyped-def]
                     out = b.add(b.mul(b.add(ti, _const(q)), _const(2)), _const(i))
                     limit = b.select(b.icmp_signed("<", out, rows_v), cols_v, _const(0))
                     ptr = b.bitcast(b.gep(dst_0, [b.mul(out, ldr_v)]), piece.as_pointer())
-                    b.call(_masked(b, "store", piece), [value, ptr, ir.Constant(_I32, 4),
-                                                        _lanes_below(b, width, limit, 1)])
+                    _store_first(b, value, ptr, limit)
 
             def body(b: ir.IRBuilder, i: ir.Value, ins: list, dst_p: ir.Value, ti: ir.Value,  # type: ignore[type-arg]
                      second: ir.Value) -> list:  # type: ignore[type-arg]
