@@ -1,6 +1,6 @@
 """Low-level Numba compute kernels for the cnncli engine (NCHW, float32); docs/engine.md draws them.
 
-Modules: conv (entry points) -> conv_flat (canvas.py, conv_plan.py, conv_epilogue.py and the
+Modules: conv (entry points) -> conv_flat (canvas.py, conv_plan.py, conv_epilogue.py with pool2_ir.py, and the
 LLVM tiles of microkernel.py; winograd.py and winograd_ir.py for stride-1 3x3 layers of 32+
 channels) for undilated convolutions (grouped ones: one call per group), conv_gemm (im2col.py +
 gemm.py, BLAS bound by blas.py) for dilated or float64 ones, conv_direct (rowcopy.py) for depthwise
