@@ -7,6 +7,8 @@ entry points; numpy for the batch-norm statistics.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -265,10 +267,12 @@ def test_tiles_compute_their_formulas(rng):
 
 
 def test_the_8_float_tiles_too(tmp_path):
-    # Reference: this file's tests (torch, numpy, the unfused kernels), rerun in a process
-    # whose Numba target is an AVX2 CPU (Haswell): on an AVX-512 machine the suite otherwise
-    # runs only the 16-float tiles. Its own Numba cache: kernels compiled for the other target
-    # must not be shared.
+    # Reference: this file's tests (torch, numpy, the unfused kernels) and those of the canvases'
+    # row copies and of the depthwise kernels (NumPy), rerun in a process whose Numba target is
+    # an AVX2 CPU (Haswell): on an AVX-512 machine the suite otherwise runs only the 16-float
+    # tiles, and only 16-float rows (whose masked moves take another path than 8-float ones:
+    # rowcopy._store_first). Its own Numba cache: kernels compiled for the other target must
+    # not be shared.
     import os
     import platform
     import subprocess
@@ -282,6 +286,8 @@ def test_the_8_float_tiles_too(tmp_path):
            "NUMBA_CPU_FEATURES": "+avx,+avx2,+fma,+sse4.2,+popcnt"}
     check = "from cnncli.engine.kernels.microkernel import LANES; assert LANES == 8, LANES"
     subprocess.run([sys.executable, "-c", check], env=env, check=True)
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k",
+    here = Path(__file__).parent
+    files = [__file__, str(here / "test_kernels_canvas.py"), str(here / "test_kernels_depthwise.py")]
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files, "-k",
                           "not 8_float"], env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
