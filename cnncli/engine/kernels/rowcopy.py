@@ -51,9 +51,10 @@ def _masked(builder: ir.IRBuilder, kind: str, vec: ir.VectorType) -> ir.Function
 
 def _store_first(builder: ir.IRBuilder, value: ir.Value, ptr: ir.Value, kept: ir.Value, align: int = 4) -> None:
     """The first `kept` lanes of vector `value` to ptr, memory after them untouched: llvm.masked.store,
-    but with 8-float vectors (AVX2) a plain store when every lane is kept. AVX2's masked store
-    (vmaskmovps) is microcoded on AMD CPUs: a Zen 4 running the AVX2 build took 4x as long for the
-    stem's conv epilogue with it (AVX-512's masked stores cost what plain ones do)."""
+    but with 8-float vectors (AVX2) plain stores: the whole vector when every lane is kept, else
+    pieces (_store_pieces). AVX2's masked store (vmaskmovps) is microcoded on AMD CPUs: a Zen 4
+    running the AVX2 build took 4x as long for the stem's conv epilogue with it, and the depthwise
+    kernels' short rows 1.3-1.8x (AVX-512's masked stores cost what plain ones do)."""
     width = value.type.count
     align_v = ir.Constant(_I32, align)
 
@@ -67,7 +68,32 @@ def _store_first(builder: ir.IRBuilder, value: ir.Value, ptr: ir.Value, kept: ir
         with whole:
             builder.store(value, ptr, align=align)
         with part:
-            masked(builder)
+            _store_pieces(builder, value, ptr, kept, align)
+
+
+def _store_pieces(builder: ir.IRBuilder, value: ir.Value, ptr: ir.Value, kept: ir.Value, align: int) -> None:
+    """The first `kept` < width lanes of `value` to ptr (none if kept < 0) as plain stores of width/2,
+    width/4, .. 1 lanes, one per bit of kept (the vector shifted down after each)."""
+    width = value.type.count
+    zero = ir.Constant(_I64, 0)
+    kept = builder.select(builder.icmp_signed("<", kept, zero), zero, kept)
+    element = value.type.element
+    undef = ir.Constant(value.type, ir.Undefined)
+    at = builder.bitcast(ptr, element.as_pointer())
+    piece = width // 2
+    while piece >= 1:
+        bit = builder.icmp_signed("!=", builder.and_(kept, ir.Constant(_I64, piece)), zero)
+        with builder.if_then(bit):
+            if piece == 1:
+                builder.store(builder.extract_element(value, ir.Constant(_I32, 0)), at, align=align)
+            else:
+                low = builder.shuffle_vector(value, undef, ir.Constant(ir.VectorType(_I32, piece), list(range(piece))))
+                builder.store(low, builder.bitcast(at, low.type.as_pointer()), align=align)
+        down = ir.Constant(ir.VectorType(_I32, width), [min(i + piece, 2 * width - 1) for i in range(width)])
+        shifted = builder.shuffle_vector(value, undef, down)
+        value = builder.select(bit, shifted, value)
+        at = builder.select(bit, builder.gep(at, [ir.Constant(_I64, piece)]), at)
+        piece //= 2
 
 
 def _load_first(builder: ir.IRBuilder, vec: ir.VectorType, ptr: ir.Value, kept: ir.Value, fill: ir.Value,
