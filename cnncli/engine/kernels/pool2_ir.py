@@ -10,8 +10,9 @@ LLVM IR float vectors: one pooled row of up to LANES windows per call.
         dyb[o + a*wq + 2i + b] = dy[at + i] if codes[at + i] == 2a + b else 0     (a, b < 2)
 
 These are the scalar rules of conv_flat's docstring, lane by lane (the same bits). Rows are read
-with a masked load of 2n floats and split into even and odd columns by a shuffle; stores are
-masked (llvm.masked.store), so nothing past a row's windows is read or written. As plain loops
+as 2n floats and split into even and odd columns by a shuffle; loads and stores take only the
+lanes of the row's windows (rowcopy._load_first / _store_first: masked, or plain moves where
+AVX2's masked ones are slow), so nothing past them is read or written. As plain loops
 (5-14 windows a row) LLVM ran them scalar: its vector loop needs 4 vectors of iterations.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from .microkernel import _F32, _I32, _I64, LANES
+from .microkernel import _F32, _I64, LANES
 from .rowcopy import _EVENS, _INTERLEAVE, _ODDS, _load_first, _splat, _store_first
 
 _I8 = ir.IntType(8)
@@ -29,9 +30,9 @@ _VEC = ir.VectorType(_F32, LANES)
 _CODES = ir.VectorType(_I8, LANES)
 
 
-def _bytes(vec: ir.VectorType) -> ir.Constant:
-    """The alignment of vec's elements (i32 for the masked intrinsics)."""
-    return ir.Constant(_I32, 1 if vec.element == _I8 else 4)
+def _align(vec: ir.VectorType) -> int:
+    """The alignment of vec's elements in bytes."""
+    return 1 if vec.element == _I8 else 4
 
 
 def _data(context, builder, array_type, value) -> ir.Value:  # type: ignore[no-untyped-def]
@@ -42,13 +43,13 @@ def _load(builder: ir.IRBuilder, data: ir.Value, at: ir.Value, vec: ir.VectorTyp
           fill: ir.Constant) -> ir.Value:
     """vec at data[at], its first `kept` lanes read (the others hold `fill`)."""
     ptr = builder.bitcast(builder.gep(data, [at]), vec.as_pointer())
-    return _load_first(builder, vec, ptr, kept, fill, _bytes(vec).constant)
+    return _load_first(builder, vec, ptr, kept, fill, _align(vec))
 
 
 def _store(builder: ir.IRBuilder, value: ir.Value, data: ir.Value, at: ir.Value, kept: ir.Value) -> None:
     """value's first `kept` lanes to data[at], nothing after them written."""
     ptr = builder.bitcast(builder.gep(data, [at]), value.type.as_pointer())
-    _store_first(builder, value, ptr, kept, _bytes(value.type).constant)
+    _store_first(builder, value, ptr, kept, _align(value.type))
 
 
 def _codes(values: list[int]) -> ir.Constant:

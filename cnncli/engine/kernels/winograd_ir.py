@@ -36,15 +36,13 @@ from numba import types
 from numba.extending import intrinsic
 
 from .microkernel import _F32, _I32, _I64, _VEC, LANES, _const, _loop, _ptr, _vload
-from .rowcopy import _lanes_below, _splat, _store_first
+from .rowcopy import _EVENS, _ODDS, _lanes_below, _splat, _store_first
 
 
 def _mask(lanes: list[int]) -> ir.Constant:
     return ir.Constant(ir.VectorType(_I32, len(lanes)), lanes)
 
 
-_EVENS = _mask(list(range(0, 2 * LANES, 2)))
-_ODDS = _mask(list(range(1, 2 * LANES, 2)))
 _LOW = _mask([k // 2 + (LANES if k % 2 else 0) for k in range(LANES)])  # interleave a, b: first half
 _HIGH = _mask([LANES // 2 + k // 2 + (LANES if k % 2 else 0) for k in range(LANES)])
 
