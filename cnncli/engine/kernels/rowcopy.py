@@ -6,11 +6,12 @@
 is canvas.copy_rows on 1-D float arrays, but each run of up to LANES values of a row moves as
 one masked vector load and store (llvm.masked.load / llvm.masked.store: the lanes past the
 row are neither read nor written, so no zero padding next to the row is touched and no read
-leaves the arrays). A scalar loop spends a few cycles per value on rows this short (LLVM's
-vector loop needs 4*LANES iterations before it starts); depthwise convolutions copy every
-plane in and out of their canvases, rows of 4 to 28 values. Step 2 on either side (the
-phase split of stride 2) loads or stores 2*LANES lanes and moves the even ones with a
-shuffle; other steps fall back to a scalar loop.
+leaves the arrays; with AVX2, whose masked moves AMD CPUs microcode, _store_first / _load_first
+move a whole vector plainly and store a tail in plain pieces). A scalar loop spends a few cycles
+per value on rows this short (LLVM's vector loop needs 4*LANES iterations before it starts);
+depthwise convolutions copy every plane in and out of their canvases, rows of 4 to 28 values.
+Step 2 on either side (the phase split of stride 2) loads or stores 2*LANES lanes and moves
+the even ones with a shuffle; other steps fall back to a scalar loop.
 
 The canvases of conv_flat (canvas.py) copy whole blocks of rows the same way, with one call
 per block and no scalar fallback: copy_rows_vec (unit steps), split_rows (a row's even and
@@ -29,10 +30,9 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .microkernel import LANES
+from .microkernel import _F32, LANES
 
 _I1, _I32, _I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
-_F32 = ir.FloatType()
 
 
 def _masked(builder: ir.IRBuilder, kind: str, vec: ir.VectorType) -> ir.Function:
@@ -239,7 +239,7 @@ def _half_counts(builder: ir.IRBuilder, count: ir.Value) -> tuple[ir.Value, ir.V
 @intrinsic
 def _split(typingctx, dst, d_even, d_odd, src, s0, count):  # type: ignore[no-untyped-def]
     """dst[d_even + i] = src[s0 + 2i], dst[d_odd + i] = src[s0 + 2i + 1] for the values of the run
-    src[s0:s0 + count], count <= 2*LANES: one masked load, two shuffles, two masked stores."""
+    src[s0:s0 + count], count <= 2*LANES: one load, two shuffles, two stores (_load_first, _store_first)."""
     def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
         dst_data = context.make_array(sig.args[0])(context, builder, args[0]).data
         src_data = context.make_array(sig.args[3])(context, builder, args[3]).data
@@ -259,7 +259,7 @@ def _split(typingctx, dst, d_even, d_odd, src, s0, count):  # type: ignore[no-un
 @intrinsic
 def _merge(typingctx, dst, d0, src, s_even, s_odd, count):  # type: ignore[no-untyped-def]
     """dst[d0 + 2i] = src[s_even + i], dst[d0 + 2i + 1] = src[s_odd + i] for a run of `count` <= 2*LANES
-    values of dst (_split read backwards): two masked loads, one interleaving shuffle, one masked store."""
+    values of dst (_split read backwards): two loads, one interleaving shuffle, one store."""
     def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
         dst_data = context.make_array(sig.args[0])(context, builder, args[0]).data
         src_data = context.make_array(sig.args[2])(context, builder, args[2]).data
